@@ -1,0 +1,21 @@
+# Compiler settings shared by every weft target: warnings, sanitizers.
+include(GNUInstallDirs)
+
+add_library(weft_options INTERFACE)
+add_library(weft::options ALIAS weft_options)
+target_compile_options(weft_options INTERFACE
+    -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
+    -Wimplicit-fallthrough -Wcast-qual -Wformat=2)
+if(WEFT_WERROR)
+    target_compile_options(weft_options INTERFACE -Werror)
+endif()
+
+if(WEFT_SANITIZE)
+    # Applied to everything built here (tests, examples, benchmarks) so that
+    # the instrumented runtime and its callers agree.
+    add_compile_options(-fsanitize=${WEFT_SANITIZE} -fno-omit-frame-pointer -g)
+    add_link_options(-fsanitize=${WEFT_SANITIZE})
+    if(WEFT_SANITIZE MATCHES "undefined")
+        add_compile_options(-fno-sanitize-recover=undefined)
+    endif()
+endif()
