@@ -1,0 +1,5 @@
+// weft: asyncio's model and Go's model in one C++20 runtime. This header
+// brings in every component.
+#pragma once
+
+#include <weft/scheduler.hpp>

@@ -1,0 +1,144 @@
+// Awaiting a future or a task: the awaiting task joins the target's done-list
+// and is woken (scheduled, as asyncio's Task.__wakeup is) when it completes.
+// Cancelling the awaiting task cancels the target, as asyncio does through
+// `_fut_waiter`; shield() is how to await without that.
+#pragma once
+
+#include <coroutine>
+#include <string>
+#include <type_traits>
+
+#include <weft/detail/future_core.hpp>
+#include <weft/detail/task_record.hpp>
+
+namespace weft::detail {
+
+// A counted reference to a future or task of unknown type, handed to the
+// runtime's own done-callbacks.
+class core_ref {
+public:
+    static core_ref from_core(future_core* f) noexcept {
+        f->add_ref();
+        return core_ref(f);
+    }
+    core_ref(core_ref&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
+    core_ref(const core_ref&) = delete;
+    ~core_ref() {
+        if (f_) f_->release();
+    }
+    future_core* get() const noexcept { return f_; }
+
+private:
+    explicit core_ref(future_core* f) noexcept : f_(f) {}
+    future_core* f_;
+};
+
+// Done-callbacks of futures and tasks (add_done_callback). `Handle` is what
+// the callback receives: task_handle<T>, task_ref or future<T>.
+template <class T>
+inline constexpr char type_tag = 0;
+
+template <class Handle, class F>
+struct done_callback final : callback_node, pooled {
+    template <class G>
+    explicit done_callback(G&& g)
+        : callback_node(&run, &drop, &type_tag<F>), fn(std::forward<G>(g)) {
+        if constexpr (std::equality_comparable<F>) {
+            equals = [](const callback_node* self, const void* other) {
+                return static_cast<const done_callback*>(self)->fn == *static_cast<const F*>(other);
+            };
+        } else if constexpr (std::is_empty_v<F>) {
+            // A stateless callable (a captureless lambda): same type, same callback.
+            equals = [](const callback_node*, const void*) { return true; };
+        }
+    }
+    static void run(callback_base* b) {
+        auto* self = static_cast<done_callback*>(b);
+        Handle h = Handle::from_core(self->target);
+        self->fn(h);
+    }
+    static void drop(callback_base* b) noexcept {
+        auto* self = static_cast<done_callback*>(b);
+        if (self->target) self->target->release();
+        delete self;
+    }
+    F fn;
+};
+
+template <class Handle, class F>
+void add_done_callback(future_core* f, F&& fn) {
+    using D = done_callback<Handle, std::decay_t<F>>;
+    auto* node = new D(std::forward<F>(fn));
+    if (!f->add_done_node(node)) {
+        // Already done: schedule it right away, as asyncio does.
+        callback_node::schedule_on_done(node, f);
+    }
+}
+
+template <class F>
+std::size_t remove_done_callback(future_core* f, const F& fn) {
+    static_assert(std::equality_comparable<F> || std::is_empty_v<F>,
+                  "remove_done_callback compares callbacks with ==: pass a function pointer, "
+                  "a captureless lambda, or a callable type with operator==");
+    return f->remove_done_nodes_if([&](const callback_node* n) {
+        return n->tag == &type_tag<F> && n->equals != nullptr && n->equals(n, &fn);
+    });
+}
+
+class completion_awaiter : public done_node, public cancel_hook {
+public:
+    explicit completion_awaiter(future_core* target) noexcept : target_(target) {}
+    completion_awaiter(const completion_awaiter&) = delete;
+    completion_awaiter& operator=(const completion_awaiter&) = delete;
+    ~completion_awaiter() {
+        // Destroyed while still waiting (a pending task's frame torn down at
+        // loop close): leave the target's list so it never touches us.
+        if (WEFT_UNLIKELY(self_ != nullptr)) {
+            target_->remove_done_node(this);
+        }
+    }
+
+    bool await_ready() const noexcept { return target_->done(); }
+
+    bool await_suspend(std::coroutine_handle<> h) {
+        task_record& t = current_task_for_await("a future or task");
+        t.link = h;
+        self_ = &t;
+        on_done = &fire;
+        cancel = &cancel_target;
+        t.set_hook(this);  // from here a cancel of the awaiting task reaches the target
+        if (!target_->add_done_node(this)) {
+            t.clear_hook();
+            self_ = nullptr;
+            return false;  // completed meanwhile: go on without suspending
+        }
+        return true;
+    }
+
+protected:
+    // Common part of await_resume: leave the hook, honour a pending cancel,
+    // and rethrow the target's cancellation or exception.
+    void finish_wait() {
+        if (self_ != nullptr) {
+            self_->clear_hook();
+            self_ = nullptr;
+        }
+        check_cancelled();
+        target_->rethrow_if_failed("await");
+    }
+
+    future_core* target_;
+
+private:
+    static void fire(done_node* n, future_core*) noexcept {
+        auto* a = static_cast<completion_awaiter*>(n);
+        a->self_->wake();  // the awaiter may be gone from here on
+    }
+    static bool cancel_target(cancel_hook* h, const std::string* message) {
+        return static_cast<completion_awaiter*>(h)->target_->cancel(message);
+    }
+
+    task_record* self_ = nullptr;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,42 @@
+// Readiness notification for one event loop: a thin layer over epoll that
+// hands each event to the `poll_target` registered for the fd. The I/O
+// component registers sockets, pipes and signal fds through it; the loop
+// registers its wake-up eventfd. An io_uring backend would implement the same
+// interface.
+#pragma once
+
+#include <cstdint>
+
+namespace weft::detail {
+
+struct poll_target {
+    // Runs on the loop's thread during the poll phase; schedules work, never
+    // runs user code itself.
+    void (*on_events)(poll_target* self, std::uint32_t events) noexcept = nullptr;
+};
+
+class poller {
+public:
+    poller();
+    ~poller();
+    poller(const poller&) = delete;
+    poller& operator=(const poller&) = delete;
+
+    // `events` are EPOLL* bits. Throw std::system_error naming the fd.
+    void add(int fd, std::uint32_t events, poll_target* target);
+    void modify(int fd, std::uint32_t events, poll_target* target);
+    void remove(int fd) noexcept;
+
+    // Waits up to `timeout_ns` (negative: no limit, 0: just look) and
+    // dispatches the events; returns how many there were.
+    int wait(std::int64_t timeout_ns);
+
+    // fds registered besides the loop's own wake-up fd.
+    int registered() const noexcept { return registered_; }
+
+private:
+    int epfd_ = -1;
+    int registered_ = 0;
+};
+
+}  // namespace weft::detail

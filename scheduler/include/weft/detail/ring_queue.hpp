@@ -1,0 +1,54 @@
+// A growable FIFO ring buffer for one thread: the asyncio-mode ready queue.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include <weft/detail/config.hpp>
+
+namespace weft::detail {
+
+// Holds trivially copyable items (tagged pointers). Capacity is a power of two
+// and doubles when full, so push is amortised O(1) and never fails.
+template <class T>
+class ring_queue {
+public:
+    ring_queue() = default;
+    ring_queue(const ring_queue&) = delete;
+    ring_queue& operator=(const ring_queue&) = delete;
+    ~ring_queue() { std::free(buf_); }
+
+    bool empty() const noexcept { return head_ == tail_; }
+    std::size_t size() const noexcept { return tail_ - head_; }
+
+    void push_back(T v) {
+        if (WEFT_UNLIKELY(tail_ - head_ == cap_)) grow();
+        buf_[tail_++ & (cap_ - 1)] = v;
+    }
+    T pop_front() noexcept { return buf_[head_++ & (cap_ - 1)]; }
+    T& front() noexcept { return buf_[head_ & (cap_ - 1)]; }
+
+private:
+    void grow() {
+        std::size_t ncap = cap_ ? cap_ * 2 : 256;
+        auto* nbuf = static_cast<T*>(std::malloc(ncap * sizeof(T)));
+        if (!nbuf) throw std::bad_alloc();
+        std::size_t n = size();
+        for (std::size_t i = 0; i < n; ++i) nbuf[i] = buf_[(head_ + i) & (cap_ - 1)];
+        std::free(buf_);
+        buf_ = nbuf;
+        cap_ = ncap;
+        head_ = 0;
+        tail_ = n;
+    }
+
+    T* buf_ = nullptr;
+    std::size_t cap_ = 0;
+    std::size_t head_ = 0;  // indices grow without bound and are masked
+    std::size_t tail_ = 0;
+};
+
+}  // namespace weft::detail

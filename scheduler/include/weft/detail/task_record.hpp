@@ -1,0 +1,123 @@
+// The state of a task: a future plus what asyncio's Task adds, kept in the
+// promise of the task's root coroutine so that a spawn is one allocation.
+//
+// Cancellation follows asyncio exactly. While suspended, a task publishes a
+// cancel hook for what it waits on (asyncio's `_fut_waiter`): cancel() calls
+// the hook, which cancels that wait (an awaited task is cancelled in turn, an
+// awaited future is cancelled, a sleep's timer is stopped) and the task wakes
+// with cancelled_error. Without a hook (running, or already scheduled) cancel()
+// sets `must_cancel` and the next resumption throws instead.
+//
+// The hook word packs the hook pointer with a lock bit. The lock is held by
+// cancel() while it calls the hook, which keeps the waiting awaiter (and so the
+// hook) alive: the task clears its hook with a CAS that cannot succeed while
+// the lock is held. One CAS to install, one to clear, per hooked suspension.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <string>
+
+#include <weft/detail/future_core.hpp>
+#include <weft/detail/thread_context.hpp>
+
+namespace weft::detail {
+
+// Implemented by every awaiter that can cancel what it waits for.
+struct cancel_hook {
+    // Called with the task's hook lock held; cancels the wait so that the task
+    // wakes with cancelled_error, and returns true; false if it cannot (the
+    // wait already completed), in which case the task gets must_cancel.
+    bool (*cancel)(cancel_hook* self, const std::string* message) = nullptr;
+};
+
+class task_record : public future_core {
+public:
+    using future_core::future_core;
+
+    // For the root: the innermost suspended coroutine of the task, which a
+    // wake-up resumes. For a coroutine awaited inline: its awaiter.
+    std::coroutine_handle<> link;
+
+    // ---- scheduling
+    // Makes the suspended task runnable (on this thread's loop when it belongs
+    // to the task's scheduler, else through the task's loop's remote queue).
+    void wake() noexcept;
+    // The loop runs this for each scheduled step.
+    void run_step();
+
+    // ---- cancellation
+    // asyncio Task.cancel(msg).
+    bool request_cancel(const std::string* message);
+    // Called by a suspending awaiter, before its wait can complete.
+    void set_hook(cancel_hook* h) noexcept {
+        auto word = reinterpret_cast<std::uintptr_t>(h);
+        std::uintptr_t expected = 0;
+        // acquire: pairs with a canceller's release in unlock, so a must_cancel
+        // it set is visible below; release: the hook's fields are published.
+        while (!hook_word_.compare_exchange_weak(expected, word, std::memory_order_acq_rel,
+                                                 std::memory_order_relaxed)) {
+            expected = 0;
+            __builtin_ia32_pause();
+        }
+        if (WEFT_UNLIKELY(flags(std::memory_order_relaxed) & f_must_cancel)) cancel_hook_now();
+    }
+    // Called by the awaiter when the task resumes, before the hook dies.
+    void clear_hook() noexcept {
+        std::uintptr_t expected = hook_word_.load(std::memory_order_relaxed) & ~lock_bit;
+        // acquire: a canceller's writes made under the lock are seen after it.
+        while (!hook_word_.compare_exchange_weak(expected, 0, std::memory_order_acquire,
+                                                 std::memory_order_relaxed)) {
+            expected &= ~lock_bit;
+            __builtin_ia32_pause();
+        }
+    }
+    // The check every weft awaitable makes when it resumes: throws
+    // cancelled_error if a cancel arrived while no hook could take it.
+    void throw_if_must_cancel() {
+        if (WEFT_UNLIKELY(flags(std::memory_order_relaxed) & f_must_cancel)) consume_must_cancel();
+    }
+    [[noreturn]] void consume_must_cancel();
+
+    // asyncio's cancelling() / uncancel().
+    int cancelling() const;
+    int uncancel();
+
+    // ---- identity
+    std::string name();
+    void set_name(std::string name);
+
+    // ---- registry of live tasks (the loop's all_tasks)
+    task_record* reg_prev = nullptr;
+    task_record* reg_next = nullptr;
+
+    // Completes the root coroutine's task: publish the outcome, run the
+    // done-list, leave the registry, drop the running reference.
+    void complete_root() noexcept;
+
+    static task_record* current() noexcept { return tls_ctx.current_task; }
+
+protected:
+    static constexpr std::uintptr_t lock_bit = 1;
+    std::uintptr_t lock_hook_word() noexcept;
+    void unlock_hook_word(std::uintptr_t value) noexcept {
+        // release: pairs with the acquire of set_hook/clear_hook/lock.
+        hook_word_.store(value, std::memory_order_release);
+    }
+    void cancel_hook_now() noexcept;
+
+private:
+    std::atomic<std::uintptr_t> hook_word_{0};
+};
+
+// Throws cancelled_error for a pending cancellation of the current task.
+inline void check_cancelled() {
+    if (task_record* t = tls_ctx.current_task) t->throw_if_must_cancel();
+}
+
+// The task to suspend from an awaiter; throws if a weft awaitable is awaited
+// outside any task (it would have nothing to wake).
+task_record& current_task_for_await(const char* what);
+
+}  // namespace weft::detail

@@ -1,0 +1,15 @@
+// Everything in weft::scheduler.
+#pragma once
+
+#include <weft/errors.hpp>
+#include <weft/event_loop.hpp>
+#include <weft/future.hpp>
+#include <weft/gather.hpp>
+#include <weft/run.hpp>
+#include <weft/shield.hpp>
+#include <weft/sleep.hpp>
+#include <weft/task.hpp>
+#include <weft/task_group.hpp>
+#include <weft/task_handle.hpp>
+#include <weft/wait.hpp>
+#include <weft/wait_for.hpp>

@@ -1,0 +1,235 @@
+// weft::task<T>: a lazy coroutine, like a Python coroutine object.
+//
+//     weft::task<int> answer() { co_await weft::sleep(10ms); co_return 42; }
+//
+// Calling answer() runs nothing. `co_await answer()` runs it inline in the
+// awaiting task, handing control over by symmetric transfer (no trip through
+// the scheduler), and returns its result or rethrows its exception.
+// weft::create_task(answer()) schedules it as a task of its own instead.
+//
+// A task's coroutine frame comes from the per-thread frame pool, and it holds
+// the whole state of the task should it be spawned, so a spawn is a single
+// pooled allocation.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include <weft/detail/frame_allocator.hpp>
+#include <weft/detail/task_record.hpp>
+#include <weft/errors.hpp>
+
+namespace weft {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+// Storage for a result that is constructed later, at most once.
+template <class T>
+struct result_slot {
+    alignas(T) unsigned char bytes[sizeof(T)];
+    T& get() noexcept { return *std::launder(reinterpret_cast<T*>(bytes)); }
+    template <class... A>
+    void emplace(A&&... a) {
+        ::new (static_cast<void*>(bytes)) T(std::forward<A>(a)...);
+    }
+    void destroy() noexcept { get().~T(); }
+};
+template <class T>
+struct result_slot<T&> {
+    T* ptr;
+    T& get() noexcept { return *ptr; }
+    void emplace(T& r) noexcept { ptr = std::addressof(r); }
+    void destroy() noexcept {}
+};
+template <>
+struct result_slot<void> {
+    void emplace() noexcept {}
+    void destroy() noexcept {}
+};
+
+// Everything a task promise does that does not depend on T.
+class task_promise_base : public task_record {
+public:
+    explicit task_promise_base(const future_ops* ops) noexcept
+        : task_record(ops, nullptr, 1, f_is_task) {}
+
+    static void* operator new(std::size_t size) { return pool_allocate(size); }
+    static void operator delete(void* p, std::size_t size) noexcept { pool_deallocate(p, size); }
+
+    std::suspend_always initial_suspend() noexcept { return {}; }
+
+    struct final_awaiter {
+        bool await_ready() noexcept { return false; }
+        template <class P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+            task_promise_base& p = h.promise();
+            if (p.flags(std::memory_order_relaxed) & f_spawned) {
+                p.complete_root();  // may destroy this frame: touch nothing after
+                return std::noop_coroutine();
+            }
+            return transfer_to(p.link);
+        }
+        void await_resume() noexcept {}
+    };
+    final_awaiter final_suspend() noexcept { return {}; }
+
+    void unhandled_exception() noexcept;
+
+    // create_task: this coroutine becomes the root of a task on `loop`, with
+    // two references (the running one and the returned handle's).
+    void start_as_task(event_loop* loop, std::coroutine_handle<> self) noexcept {
+        loop_ = loop;
+        link = self;
+        refs_.store(2, std::memory_order_relaxed);  // published by the queue push
+        flags_.fetch_or(f_spawned, std::memory_order_relaxed);
+    }
+
+    // Inline use: whether the result was already taken by an awaiter.
+    bool consumed = false;
+};
+
+template <class T>
+class task_promise final : public task_promise_base {
+public:
+    task_promise() noexcept : task_promise_base(&ops) {}
+    ~task_promise() {
+        if (flags(std::memory_order_relaxed) & f_has_value) slot_.destroy();
+    }
+
+    task<T> get_return_object() noexcept;
+
+    template <class U = T>
+    void return_value(U&& v) requires(!std::is_void_v<T>) {
+        slot_.emplace(std::forward<U>(v));
+        flags_.fetch_or(f_has_value, std::memory_order_relaxed);  // published by complete_root
+    }
+
+    T& value() noexcept requires(!std::is_void_v<T>) { return slot_.get(); }
+
+    static const future_ops ops;
+
+private:
+    static void destroy_frame(future_core* f) noexcept {
+        auto* p = static_cast<task_promise*>(static_cast<task_record*>(f));
+        std::coroutine_handle<task_promise>::from_promise(*p).destroy();
+    }
+    static bool cancel_task(future_core* f, const std::string* message) {
+        return static_cast<task_record*>(f)->request_cancel(message);
+    }
+
+    result_slot<T> slot_;
+};
+
+template <class T>
+inline const future_ops task_promise<T>::ops{&task_promise<T>::destroy_frame,
+                                             &task_promise<T>::cancel_task};
+
+// `co_return;` for task<void>.
+template <>
+class task_promise<void> final : public task_promise_base {
+public:
+    task_promise() noexcept : task_promise_base(&ops) {}
+    task<void> get_return_object() noexcept;
+    void return_void() noexcept {}
+    static const future_ops ops;
+
+private:
+    static void destroy_frame(future_core* f) noexcept {
+        auto* p = static_cast<task_promise*>(static_cast<task_record*>(f));
+        std::coroutine_handle<task_promise>::from_promise(*p).destroy();
+    }
+    static bool cancel_task(future_core* f, const std::string* message) {
+        return static_cast<task_record*>(f)->request_cancel(message);
+    }
+};
+
+inline const future_ops task_promise<void>::ops{&task_promise<void>::destroy_frame,
+                                                &task_promise<void>::cancel_task};
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] task {
+public:
+    using promise_type = detail::task_promise<T>;
+    using value_type = T;
+
+    task() noexcept = default;
+    explicit task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
+    task(task&& other) noexcept : h_(std::exchange(other.h_, {})) {}
+    task& operator=(task&& other) noexcept {
+        if (this != &other) {
+            reset();
+            h_ = std::exchange(other.h_, {});
+        }
+        return *this;
+    }
+    task(const task&) = delete;
+    task& operator=(const task&) = delete;
+    ~task() { reset(); }
+
+    // False for a default-constructed or moved-from task.
+    bool valid() const noexcept { return static_cast<bool>(h_); }
+    explicit operator bool() const noexcept { return valid(); }
+
+    // Gives up ownership of the coroutine (create_task uses this).
+    std::coroutine_handle<promise_type> release() noexcept { return std::exchange(h_, {}); }
+
+    struct awaiter {
+        std::coroutine_handle<promise_type> h;
+
+        bool await_ready() const noexcept { return !h || h.done(); }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
+            h.promise().link = awaiting;
+            return detail::transfer_to(h);
+        }
+        T await_resume() {
+            if (!h) {
+                throw invalid_state_error(
+                    "weft::task: awaiting an empty task (default-constructed or moved from)");
+            }
+            promise_type& p = h.promise();
+            if (p.consumed) throw invalid_state_error("cannot reuse already awaited coroutine");
+            p.consumed = true;
+            if (p.exception_unchecked()) std::rethrow_exception(p.exception_unchecked());
+            if constexpr (std::is_void_v<T>) {
+                return;
+            } else if constexpr (std::is_reference_v<T>) {
+                return p.value();
+            } else {
+                return std::move(p.value());
+            }
+        }
+    };
+
+    // Runs the coroutine inline and returns its result. A task can be awaited
+    // once: a second await raises invalid_state_error, as Python does for a
+    // reused coroutine.
+    awaiter operator co_await() && noexcept { return awaiter{h_}; }
+    awaiter operator co_await() & noexcept { return awaiter{h_}; }
+
+private:
+    void reset() noexcept {
+        if (h_) std::exchange(h_, {}).destroy();
+    }
+    std::coroutine_handle<promise_type> h_;
+};
+
+namespace detail {
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>{std::coroutine_handle<task_promise<void>>::from_promise(*this)};
+}
+}  // namespace detail
+
+}  // namespace weft

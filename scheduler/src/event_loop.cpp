@@ -1,0 +1,363 @@
+// The single-thread event loop: asyncio's _run_once, the remote queue that
+// call_soon_threadsafe feeds, the task registry, and error reporting.
+#include <weft/event_loop.hpp>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <concurrentqueue/concurrentqueue.h>
+#include <cstdio>
+#include <string>
+#include <system_error>
+
+#include <weft/detail/task_record.hpp>
+
+namespace weft {
+
+namespace detail {
+// Items queued from other threads. moodycamel's queue is lock-free for any
+// number of producers; the loop is its only consumer.
+struct remote_queue {
+    moodycamel::ConcurrentQueue<std::uintptr_t> items;
+};
+}  // namespace detail
+
+using detail::callback_base;
+using detail::task_record;
+using detail::tls_ctx;
+
+void handle::cancel() noexcept {
+    if (cb_ != nullptr) detail::cancel_callback(cb_);
+}
+
+void detail::cancel_callback(callback_base* cb) noexcept {
+    // Relaxed: a flag the loop polls; see callback_base::cancelled.
+    if (!cb->cancelled.exchange(true, std::memory_order_relaxed)) {
+        if (event_loop* loop = cb->timer_loop.load(std::memory_order_relaxed)) {
+            loop->note_timer_cancelled();
+        }
+    }
+}
+
+std::int64_t event_loop::time_ns() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+event_loop::event_loop() : remote_(std::make_unique<detail::remote_queue>()) {
+    wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wakeup_fd_ < 0) throw std::system_error(errno, std::generic_category(), "weft: eventfd");
+    wakeup_target_.on_events = &on_wakeup_fd;
+    wakeup_target_.loop = this;
+    poller_.add(wakeup_fd_, EPOLLIN, &wakeup_target_);
+}
+
+event_loop::~event_loop() {
+    if (running_) {
+        std::fputs("weft: an event loop was destroyed while running\n", stderr);
+        std::terminate();
+    }
+    if (!closed_) close();
+    poller_.remove(wakeup_fd_);
+    ::close(wakeup_fd_);
+}
+
+void event_loop::check_open(const char* what) const {
+    if (closed_) throw std::logic_error(std::string("weft: ") + what + " on a closed event loop");
+}
+
+void event_loop::push_remote(std::uintptr_t item) {
+    remote_->items.enqueue(item);
+    // Wake-up protocol, a store-buffering handshake with run_once: we store
+    // the item then load `sleeping_`; the loop stores `sleeping_` then looks
+    // at the queue. The seq_cst fences guarantee that at least one side sees
+    // the other, so an item is never left behind a sleeping loop.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleeping_.load(std::memory_order_relaxed) &&
+        sleeping_.exchange(false, std::memory_order_relaxed)) {
+        // Only the first pusher to find the loop asleep pays the syscall.
+        std::uint64_t one = 1;
+        ssize_t r = ::write(wakeup_fd_, &one, sizeof one);
+        (void)r;  // EAGAIN means the counter is already non-zero: still awake
+    }
+}
+
+void event_loop::on_wakeup_fd(detail::poll_target* self, std::uint32_t) noexcept {
+    event_loop* loop = static_cast<wakeup_target*>(self)->loop;
+    std::uint64_t n;
+    while (::read(loop->wakeup_fd_, &n, sizeof n) > 0) {
+    }
+}
+
+void event_loop::drain_remote() {
+    std::uintptr_t items[64];
+    std::size_t n;
+    while ((n = remote_->items.try_dequeue_bulk(items, 64)) != 0) {
+        for (std::size_t i = 0; i < n; ++i) ready_.push_back(items[i]);
+    }
+}
+
+void event_loop::add_timer(callback_base* cb, std::int64_t when_ns) {
+    cb->when = when_ns;
+    cb->timer_loop.store(this, std::memory_order_relaxed);
+    timers_.push(cb, when_ns);
+}
+
+void event_loop::run_forever() {
+    run_until([] { return false; });
+}
+
+void event_loop::run_until(const std::function<bool()>& done) {
+    check_open("run_forever");
+    if (running_) throw std::logic_error("weft: this event loop is already running");
+    if (tls_ctx.loop != nullptr) {
+        throw std::logic_error("weft: cannot run an event loop while another loop is running");
+    }
+    running_ = true;
+    tls_ctx.loop = this;
+    struct restore {
+        event_loop* loop;
+        ~restore() {
+            loop->running_ = false;
+            loop->stopping_ = false;
+            tls_ctx.loop = nullptr;
+        }
+    } guard{this};
+    while (!done()) {
+        run_once();
+        if (stopping_) break;
+    }
+}
+
+// One iteration, as asyncio's BaseEventLoop._run_once.
+void event_loop::run_once() {
+    // 1. Cancelled timers: rebuild the heap when they are the majority, else
+    //    drop those at the front.
+    std::size_t ncancelled = cancelled_timers_.load(std::memory_order_relaxed);
+    if (ncancelled > 100 && ncancelled * 2 > timers_.size()) {
+        timers_.purge_cancelled();
+        cancelled_timers_.store(0, std::memory_order_relaxed);
+    } else {
+        while (!timers_.empty() && timers_.top().cb->cancelled.load(std::memory_order_relaxed)) {
+            callback_base* cb = timers_.pop().cb;
+            cb->timer_loop.store(nullptr, std::memory_order_relaxed);
+            cb->release();
+            if (ncancelled > 0) cancelled_timers_.store(--ncancelled, std::memory_order_relaxed);
+        }
+    }
+
+    // 2. Poll for I/O; wait only when nothing is ready.
+    std::int64_t timeout = -1;
+    if (!ready_.empty() || stopping_) {
+        timeout = 0;
+    } else if (!timers_.empty()) {
+        std::int64_t wait = timers_.top().when - time_ns();
+        timeout = wait > 0 ? wait : 0;
+    }
+    if (timeout != 0) {
+        // Announce the sleep, then look at the remote queue (see push_remote).
+        sleeping_.store(true, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (remote_->items.size_approx() != 0) timeout = 0;
+    }
+    // With only our own wake-up fd registered there is no I/O to look at
+    // unless we are going to wait: skip the syscall.
+    if (timeout != 0 || poller_.registered() > 1) poller_.wait(timeout);
+    sleeping_.store(false, std::memory_order_relaxed);
+    drain_remote();
+
+    // 3. Timers that are due become ready, in deadline order.
+    if (!timers_.empty()) {
+        std::int64_t now = time_ns();
+        while (!timers_.empty() && timers_.top().when <= now) {
+            callback_base* cb = timers_.pop().cb;
+            if (cb->cancelled.load(std::memory_order_relaxed)) {
+                cb->timer_loop.store(nullptr, std::memory_order_relaxed);
+                cb->release();
+                std::size_t c = cancelled_timers_.load(std::memory_order_relaxed);
+                if (c > 0) cancelled_timers_.store(c - 1, std::memory_order_relaxed);
+                continue;
+            }
+            // No longer in the heap: a late cancel() need not count it.
+            cb->timer_loop.store(nullptr, std::memory_order_relaxed);
+            ready_.push_back(tag_callback(cb));
+        }
+    }
+
+    // 4. Run what was ready when this step began; later arrivals wait for the
+    //    next iteration.
+    for (std::size_t ntodo = ready_.size(); ntodo > 0; --ntodo) run_item(ready_.pop_front());
+}
+
+void event_loop::run_item(std::uintptr_t item) {
+    if (WEFT_UNLIKELY(debug_)) return run_item_timed(item);
+    if (item & 1) {
+        auto* cb = reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1});
+        if (!cb->cancelled.load(std::memory_order_relaxed)) {
+            try {
+                cb->invoke(cb);
+            } catch (...) {
+                call_exception_handler(
+                    exception_context{"Exception in callback", std::current_exception(), {}});
+            }
+        }
+        cb->release();
+    } else {
+        reinterpret_cast<task_record*>(item)->run_step();
+    }
+}
+
+// Debug mode: as run_item, reporting items slower than slow_callback_duration.
+void event_loop::run_item_timed(std::uintptr_t item) {
+    bool is_task = !(item & 1);
+    auto* t = reinterpret_cast<task_record*>(item);
+    if (is_task) t->add_ref();  // keep it nameable after its step
+    std::int64_t t0 = time_ns();
+    debug_ = false;
+    run_item(item);
+    debug_ = true;
+    double dt = static_cast<double>(time_ns() - t0) * 1e-9;
+    if (dt >= slow_callback_s_) report_slow(is_task ? t : nullptr, dt);
+    if (is_task) t->release();
+}
+
+void event_loop::report_slow(task_record* t, double seconds) {
+    char took[64];
+    std::snprintf(took, sizeof took, " took %.3f seconds", seconds);
+    exception_context ctx;
+    if (t == nullptr) {
+        ctx.message = std::string("Executing <Handle>") + took;
+    } else {
+        ctx.task_name = t->name();
+        ctx.message = "Executing <Task name='" + ctx.task_name + "'>" + took;
+    }
+    call_exception_handler(ctx);
+}
+
+void event_loop::register_task(task_record* t) noexcept {
+    t->reg_prev = nullptr;
+    t->reg_next = tasks_head_;
+    if (tasks_head_) tasks_head_->reg_prev = t;
+    tasks_head_ = t;
+    ++task_count_;
+}
+
+void event_loop::unregister_task(task_record* t) noexcept {
+    if (t->reg_prev) {
+        t->reg_prev->reg_next = t->reg_next;
+    } else if (tasks_head_ == t) {
+        tasks_head_ = t->reg_next;
+    } else {
+        return;  // not registered (already removed by close())
+    }
+    if (t->reg_next) t->reg_next->reg_prev = t->reg_prev;
+    t->reg_prev = t->reg_next = nullptr;
+    --task_count_;
+}
+
+std::vector<task_record*> event_loop::live_tasks() const {
+    std::vector<task_record*> out;
+    out.reserve(task_count_);
+    // The registry is newest-first; asyncio's all_tasks has no order, but
+    // creation order reads better.
+    for (task_record* t = tasks_head_; t; t = t->reg_next) out.push_back(t);
+    return {out.rbegin(), out.rend()};
+}
+
+void event_loop::close() {
+    if (running_) throw std::logic_error("weft: cannot close a running event loop");
+    if (closed_) return;
+    closed_ = true;
+    event_loop* outer = tls_ctx.loop;
+    tls_ctx.loop = this;  // diagnostics and wake-ups during teardown come here
+    // Tasks still pending are abandoned: reported, then completed as
+    // cancelled so that anything awaiting them is released, and their frames
+    // destroyed once no handle holds them.
+    while (tasks_head_ != nullptr) {
+        task_record* t = tasks_head_;
+        unregister_task(t);
+        std::string name;
+        try {
+            name = t->name();
+        } catch (...) {
+        }
+        call_exception_handler(exception_context{"Task was destroyed but it is pending!", {}, name});
+        if (t->try_claim()) t->publish(detail::f_cancelled);
+        t->release();
+    }
+    auto drop = [](std::uintptr_t item) {
+        if (item & 1) reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1})->release();
+    };
+    drain_remote();
+    while (!ready_.empty()) drop(ready_.pop_front());
+    timers_.clear();
+    tls_ctx.loop = outer;
+}
+
+void event_loop::call_exception_handler(const exception_context& ctx) noexcept {
+    try {
+        if (handler_) {
+            handler_(*this, ctx);
+            return;
+        }
+    } catch (...) {
+        // asyncio logs an error raised by the handler and goes on; so do we.
+        exception_context inner{"Unhandled error in exception handler", std::current_exception(),
+                                {}};
+        default_exception_handler(inner);
+    }
+    default_exception_handler(ctx);
+}
+
+void event_loop::default_exception_handler(const exception_context& ctx) noexcept {
+    try {
+        std::string text = "weft: " + ctx.message;
+        if (!ctx.task_name.empty()) text += "\n  task: " + ctx.task_name;
+        if (ctx.exception) text += "\n  exception: " + describe(ctx.exception);
+        text += '\n';
+        std::fputs(text.c_str(), stderr);
+    } catch (...) {
+        std::fputs("weft: (failed to format an error report)\n", stderr);
+    }
+}
+
+event_loop& get_running_loop() {
+    event_loop* loop = tls_ctx.loop;
+    if (loop == nullptr) throw no_running_loop_error();
+    return *loop;
+}
+
+namespace detail {
+
+void timer_heap::purge_cancelled() {
+    std::size_t out = 0;
+    for (entry& e : heap_) {
+        if (e.cb->cancelled.load(std::memory_order_relaxed)) {
+            e.cb->timer_loop.store(nullptr, std::memory_order_relaxed);
+            e.cb->release();
+        } else {
+            heap_[out++] = e;
+        }
+    }
+    heap_.resize(out);
+    // Floyd's bottom-up heapify; relative order of equal deadlines is kept by seq.
+    if (heap_.size() > 1) {
+        for (std::size_t i = (heap_.size() - 2) / 4 + 1; i-- > 0;) sift_down(i);
+    }
+}
+
+void timer_heap::clear() noexcept {
+    for (entry& e : heap_) {
+        e.cb->timer_loop.store(nullptr, std::memory_order_relaxed);  // the loop is going away
+        e.cb->release();
+    }
+    heap_.clear();
+}
+
+}  // namespace detail
+
+}  // namespace weft

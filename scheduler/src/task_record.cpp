@@ -1,0 +1,208 @@
+// Task steps, asyncio's cancellation protocol, names, and the completion of a
+// task's root coroutine.
+#include <weft/detail/task_record.hpp>
+
+#include <atomic>
+#include <string>
+
+#include <weft/event_loop.hpp>
+#include <weft/task.hpp>
+
+namespace weft::detail {
+
+__thread thread_context tls_ctx;
+
+std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept {
+    thread_context& ctx = tls_ctx;
+    if (static_cast<char*>(__builtin_frame_address(0)) < ctx.stack_limit) {
+        ctx.bounce = next.address();
+        return std::noop_coroutine();
+    }
+    return next;
+}
+
+void task_record::wake() noexcept {
+    event_loop* cur = tls_ctx.loop;
+    if (WEFT_LIKELY(cur == loop_)) {
+        cur->push_ready(event_loop::tag_task(this));
+    } else {
+        loop_->push_remote(event_loop::tag_task(this));
+    }
+}
+
+void task_record::run_step() {
+    thread_context& ctx = tls_ctx;
+    task_record* outer = ctx.current_task;
+    ctx.current_task = this;
+    std::uint32_t fl = flags(std::memory_order_relaxed);
+    if (WEFT_UNLIKELY(!(fl & f_started))) {
+        flags_.fetch_or(f_started, std::memory_order_relaxed);
+        if (fl & f_must_cancel) {
+            // Cancelled before its first step: the coroutine never starts, as
+            // when asyncio throws CancelledError into an unstarted coroutine.
+            std::uintptr_t w = lock_hook_word();
+            flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
+            unlock_hook_word(w);
+            flags_.fetch_or(f_cancel_outcome, std::memory_order_relaxed);
+            ctx.current_task = outer;
+            complete_root();
+            return;
+        }
+    }
+    resume_from_driver(link);  // `this` may be gone once this returns
+    ctx.current_task = outer;
+}
+
+std::uintptr_t task_record::lock_hook_word() noexcept {
+    // acquire: pairs with the release in unlock_hook_word and set_hook.
+    std::uintptr_t w = hook_word_.fetch_or(lock_bit, std::memory_order_acquire);
+    while (w & lock_bit) {
+        __builtin_ia32_pause();
+        w = hook_word_.fetch_or(lock_bit, std::memory_order_acquire);
+    }
+    return w;
+}
+
+bool task_record::request_cancel(const std::string* message) {
+    if (done()) return false;
+    std::uintptr_t w = lock_hook_word();
+    future_extras& ex = extras();
+    ++ex.cancel_requests;
+    auto* hook = reinterpret_cast<cancel_hook*>(w);
+    if (hook == nullptr || !hook->cancel(hook, message)) {
+        // Running, or already scheduled: the next resumption throws.
+        ex.has_cancel_message = message != nullptr;
+        ex.cancel_message = message ? *message : std::string();
+        // Relaxed: published by the release in unlock_hook_word, and read
+        // again under the lock before it is acted on.
+        flags_.fetch_or(f_must_cancel, std::memory_order_relaxed);
+    }
+    unlock_hook_word(w);
+    return true;
+}
+
+void task_record::cancel_hook_now() noexcept {
+    std::uintptr_t w = lock_hook_word();
+    if (flags(std::memory_order_relaxed) & f_must_cancel) {
+        auto* hook = reinterpret_cast<cancel_hook*>(w);
+        const future_extras* ex = extras_;
+        const std::string* msg = (ex && ex->has_cancel_message) ? &ex->cancel_message : nullptr;
+        if (hook != nullptr && hook->cancel(hook, msg)) {
+            flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
+        }
+    }
+    unlock_hook_word(w);
+}
+
+void task_record::consume_must_cancel() {
+    std::uintptr_t w = lock_hook_word();
+    flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
+    cancelled_error err;
+    if (extras_ != nullptr && extras_->has_cancel_message) err = cancelled_error(extras_->cancel_message);
+    unlock_hook_word(w);
+    throw err;
+}
+
+int task_record::cancelling() const {
+    auto* self = const_cast<task_record*>(this);
+    std::uintptr_t w = self->lock_hook_word();
+    int n = extras_ ? extras_->cancel_requests : 0;
+    self->unlock_hook_word(w);
+    return n;
+}
+
+int task_record::uncancel() {
+    std::uintptr_t w = lock_hook_word();
+    int n = 0;
+    if (extras_ != nullptr) {
+        if (extras_->cancel_requests > 0) --extras_->cancel_requests;
+        n = extras_->cancel_requests;
+    }
+    unlock_hook_word(w);
+    return n;
+}
+
+std::string task_record::name() {
+    static std::atomic<std::uint64_t> counter{0};
+    std::uintptr_t w = lock_hook_word();
+    future_extras& ex = extras();
+    if (!ex.has_name) {
+        // Relaxed: only uniqueness matters. Names are given on first request,
+        // so numbering follows the order in which names are asked for.
+        ex.name = "Task-" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed) + 1);
+        ex.has_name = true;
+    }
+    std::string n = ex.name;
+    unlock_hook_word(w);
+    return n;
+}
+
+void task_record::set_name(std::string name) {
+    std::uintptr_t w = lock_hook_word();
+    future_extras& ex = extras();
+    ex.name = std::move(name);
+    ex.has_name = true;
+    unlock_hook_word(w);
+}
+
+void task_record::complete_root() noexcept {
+    std::uint32_t fl = flags(std::memory_order_relaxed);
+    std::uint32_t outcome;
+    if (fl & f_cancel_outcome) {
+        outcome = f_cancelled;
+    } else if (exception_) {
+        outcome = f_finished | f_has_exception;
+    } else if (fl & f_must_cancel) {
+        // asyncio: a task that returns while a cancel is pending ends cancelled.
+        outcome = f_cancelled;
+    } else {
+        outcome = f_finished;
+    }
+    if (outcome == f_cancelled && (fl & f_must_cancel)) {
+        std::uintptr_t w = lock_hook_word();
+        flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
+        unlock_hook_word(w);
+    }
+    try_claim();  // nobody else completes a task: always wins
+    publish(outcome);
+    loop_->unregister_task(this);
+    release();  // the running reference; may destroy the frame
+}
+
+void task_promise_base::unhandled_exception() noexcept {
+    if (!(flags(std::memory_order_relaxed) & f_spawned)) {
+        exception_ = std::current_exception();  // the inline awaiter rethrows it
+        return;
+    }
+    // A task whose coroutine raises cancelled_error ends cancelled, with the
+    // error's message (asyncio: super().cancel(msg=exc_msg)).
+    try {
+        throw;
+    } catch (const cancelled_error& e) {
+        std::uintptr_t w = lock_hook_word();
+        future_extras* ex = nullptr;
+        try {
+            ex = &extras();
+        } catch (...) {
+        }
+        if (ex) {
+            ex->cancel_message = e.message();
+            ex->has_cancel_message = !e.message().empty();
+        }
+        unlock_hook_word(w);
+        flags_.fetch_or(f_cancel_outcome, std::memory_order_relaxed);
+    } catch (...) {
+        exception_ = std::current_exception();
+    }
+}
+
+task_record& current_task_for_await(const char* what) {
+    task_record* t = tls_ctx.current_task;
+    if (t == nullptr) {
+        throw std::logic_error(std::string(what) +
+                               " awaited outside a task: run it with weft::run or create_task");
+    }
+    return *t;
+}
+
+}  // namespace weft::detail
