@@ -12,11 +12,12 @@
 //     }
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <thread>
+
+#include <CLI/CLI.hpp>
 
 namespace weft::cli {
 
@@ -32,9 +33,10 @@ inline int hardware_threads() {
 // Adds `--threads N` to `app`, storing into `threads`, whose current value is
 // the default. WEFT_THREADS, when set, overrides that default.
 inline CLI::Option* add_threads(CLI::App& app, int& threads) {
-    std::string help = "worker threads: 1 runs asyncio's single-thread model, more run Go's "
-                       "work-stealing model (default " +
-                       std::to_string(threads) + ")";
+    std::string help =
+        "worker threads: 1 runs asyncio's single-thread model, more run Go's "
+        "work-stealing model (default " +
+        std::to_string(threads) + ")";
     return app.add_option("--threads", threads, help)
         ->envname("WEFT_THREADS")
         ->check(CLI::Range(1, max_threads));

@@ -1,9 +1,9 @@
 // Describing exceptions the way asyncio's scenarios print them.
-#include <cxxabi.h>
-
 #include <cstdlib>
 #include <memory>
 #include <typeinfo>
+
+#include <cxxabi.h>
 
 #include <weft/errors.hpp>
 
@@ -12,8 +12,8 @@ namespace weft {
 namespace {
 std::string demangle(const char* mangled) {
     int status = 0;
-    std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),
-                                               std::free);
+    std::unique_ptr<char, void (*)(void*)> out(
+        abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
     return status == 0 && out ? std::string(out.get()) : std::string(mangled);
 }
 }  // namespace

@@ -1,19 +1,18 @@
 // The single-thread event loop: asyncio's _run_once, the remote queue that
 // call_soon_threadsafe feeds, the task registry, and error reporting.
-#include <weft/event_loop.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <string>
+#include <system_error>
 
+#include <concurrentqueue/concurrentqueue.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <concurrentqueue/concurrentqueue.h>
-#include <cstdio>
-#include <string>
-#include <system_error>
-
 #include <weft/detail/task_record.hpp>
+#include <weft/event_loop.hpp>
 
 namespace weft {
 
@@ -97,7 +96,8 @@ void event_loop::drain_remote() {
     std::uintptr_t items[64];
     std::size_t n;
     while ((n = remote_->items.try_dequeue_bulk(items, 64)) != 0) {
-        for (std::size_t i = 0; i < n; ++i) ready_.push_back(items[i]);
+        for (std::size_t i = 0; i < n; ++i)
+            ready_.push_back(items[i]);
     }
 }
 
@@ -190,7 +190,8 @@ void event_loop::run_once() {
 
     // 4. Run what was ready when this step began; later arrivals wait for the
     //    next iteration.
-    for (std::size_t ntodo = ready_.size(); ntodo > 0; --ntodo) run_item(ready_.pop_front());
+    for (std::size_t ntodo = ready_.size(); ntodo > 0; --ntodo)
+        run_item(ready_.pop_front());
 }
 
 void event_loop::run_item(std::uintptr_t item) {
@@ -264,7 +265,8 @@ std::vector<task_record*> event_loop::live_tasks() const {
     out.reserve(task_count_);
     // The registry is newest-first; asyncio's all_tasks has no order, but
     // creation order reads better.
-    for (task_record* t = tasks_head_; t; t = t->reg_next) out.push_back(t);
+    for (task_record* t = tasks_head_; t; t = t->reg_next)
+        out.push_back(t);
     return {out.rbegin(), out.rend()};
 }
 
@@ -285,7 +287,8 @@ void event_loop::close() {
             name = t->name();
         } catch (...) {
         }
-        call_exception_handler(exception_context{"Task was destroyed but it is pending!", {}, name});
+        call_exception_handler(
+            exception_context{"Task was destroyed but it is pending!", {}, name});
         if (t->try_claim()) t->publish(detail::f_cancelled);
         t->release();
     }
@@ -293,7 +296,8 @@ void event_loop::close() {
         if (item & 1) reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1})->release();
     };
     drain_remote();
-    while (!ready_.empty()) drop(ready_.pop_front());
+    while (!ready_.empty())
+        drop(ready_.pop_front());
     timers_.clear();
     tls_ctx.loop = outer;
 }
@@ -306,8 +310,8 @@ void event_loop::call_exception_handler(const exception_context& ctx) noexcept {
         }
     } catch (...) {
         // asyncio logs an error raised by the handler and goes on; so do we.
-        exception_context inner{"Unhandled error in exception handler", std::current_exception(),
-                                {}};
+        exception_context inner{
+            "Unhandled error in exception handler", std::current_exception(), {}};
         default_exception_handler(inner);
     }
     default_exception_handler(ctx);
@@ -346,7 +350,8 @@ void timer_heap::purge_cancelled() {
     heap_.resize(out);
     // Floyd's bottom-up heapify; relative order of equal deadlines is kept by seq.
     if (heap_.size() > 1) {
-        for (std::size_t i = (heap_.size() - 2) / 4 + 1; i-- > 0;) sift_down(i);
+        for (std::size_t i = (heap_.size() - 2) / 4 + 1; i-- > 0;)
+            sift_down(i);
     }
 }
 

@@ -1,12 +1,12 @@
 // The slow paths of the frame allocator: refilling from the depot or carving
 // new memory, spilling to the depot, and handing a thread's lists back when it
 // exits. See detail/frame_allocator.hpp for the design.
-#include <weft/detail/frame_allocator.hpp>
-
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <vector>
+
+#include <weft/detail/frame_allocator.hpp>
 
 namespace weft::detail {
 
@@ -49,7 +49,8 @@ void flush_thread_cache() noexcept {
         pool_free_node* head = c.head[cls];
         if (head == nullptr) continue;
         pool_free_node* tail = head;
-        while (tail->next != nullptr) tail = tail->next;
+        while (tail->next != nullptr)
+            tail = tail->next;
         give_back(cls, head, tail, c.count[cls]);
         c.head[cls] = nullptr;
         c.count[cls] = 0;
@@ -121,7 +122,8 @@ void pool_deallocate_slow(void* p, std::size_t size) noexcept {
     if (c.count[cls] <= pool_list_limit) return;
     pool_free_node* head = c.head[cls];
     pool_free_node* tail = head;
-    for (std::uint32_t i = 1; i < batch_size; ++i) tail = tail->next;
+    for (std::uint32_t i = 1; i < batch_size; ++i)
+        tail = tail->next;
     c.head[cls] = tail->next;
     tail->next = nullptr;
     c.count[cls] -= batch_size;

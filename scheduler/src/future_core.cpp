@@ -1,6 +1,5 @@
 // Completion, cancellation and diagnostics shared by futures and tasks.
 #include <weft/detail/future_core.hpp>
-
 #include <weft/detail/task_record.hpp>
 #include <weft/event_loop.hpp>
 
@@ -40,7 +39,8 @@ future_core::~future_core() {
     done_node* n = done_list_.load(std::memory_order_acquire);
     while (n != nullptr && n != closed()) {
         done_node* next = n->next;
-        if (n->on_done == &callback_node::schedule_on_done) static_cast<callback_node*>(n)->release();
+        if (n->on_done == &callback_node::schedule_on_done)
+            static_cast<callback_node*>(n)->release();
         n = next;
     }
     delete extras_;
@@ -63,7 +63,8 @@ void future_core::publish(std::uint32_t outcome) noexcept {
     done_node* head = done_list_.exchange(closed(), std::memory_order_seq_cst);
     if (flags_.load(std::memory_order_seq_cst) & f_cb_lock) {
         // acquire: pairs with unlock_callbacks()'s release.
-        while (flags_.load(std::memory_order_acquire) & f_cb_lock) __builtin_ia32_pause();
+        while (flags_.load(std::memory_order_acquire) & f_cb_lock)
+            __builtin_ia32_pause();
     }
     // The list is a stack; run it in registration order, as asyncio does.
     done_node* fifo = nullptr;
@@ -111,7 +112,8 @@ future_extras& future_core::extras() {
 void future_core::lock_callbacks() noexcept {
     // seq_cst: the handshake with publish() (see remove_done_nodes_if).
     while (flags_.fetch_or(f_cb_lock, std::memory_order_seq_cst) & f_cb_lock) {
-        while (flags_.load(std::memory_order_relaxed) & f_cb_lock) __builtin_ia32_pause();
+        while (flags_.load(std::memory_order_relaxed) & f_cb_lock)
+            __builtin_ia32_pause();
     }
 }
 

@@ -1,12 +1,12 @@
 // epoll behind detail::poller.
-#include <weft/detail/poller.hpp>
+#include <cerrno>
+#include <string>
+#include <system_error>
 
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <string>
-#include <system_error>
+#include <weft/detail/poller.hpp>
 
 namespace weft::detail {
 
@@ -22,7 +22,9 @@ poller::poller() {
     if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "weft: epoll_create1");
 }
 
-poller::~poller() { ::close(epfd_); }
+poller::~poller() {
+    ::close(epfd_);
+}
 
 void poller::add(int fd, std::uint32_t events, poll_target* target) {
     epoll_event ev{};

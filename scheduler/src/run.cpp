@@ -1,11 +1,11 @@
 // weft::run and weft::runner.
-#include <weft/run.hpp>
-
 #include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <weft/run.hpp>
 
 namespace weft {
 
@@ -60,7 +60,8 @@ void runner::cancel_all_tasks() {
         if (!r->done()) pending.push_back(task_ref::from_record(r));
     }
     if (pending.empty()) return;
-    for (task_ref& t : pending) t.cancel();
+    for (task_ref& t : pending)
+        t.cancel();
     loop_->run_until([&] {
         for (task_ref& t : pending)
             if (!t.done()) return false;

@@ -1,10 +1,9 @@
 // Task steps, asyncio's cancellation protocol, names, and the completion of a
 // task's root coroutine.
-#include <weft/detail/task_record.hpp>
-
 #include <atomic>
 #include <string>
 
+#include <weft/detail/task_record.hpp>
 #include <weft/event_loop.hpp>
 #include <weft/task.hpp>
 
@@ -98,7 +97,8 @@ void task_record::consume_must_cancel() {
     std::uintptr_t w = lock_hook_word();
     flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
     cancelled_error err;
-    if (extras_ != nullptr && extras_->has_cancel_message) err = cancelled_error(extras_->cancel_message);
+    if (extras_ != nullptr && extras_->has_cancel_message)
+        err = cancelled_error(extras_->cancel_message);
     unlock_hook_word(w);
     throw err;
 }

@@ -11,7 +11,8 @@ namespace {
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> out;
     std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
+    for (std::string line; std::getline(in, line);)
+        out.push_back(line);
     return out;
 }
 }  // namespace
@@ -35,13 +36,15 @@ int main(int argc, char** argv) {
     }
     std::string got_text;
     char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) got_text.append(buf, n);
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;)
+        got_text.append(buf, n);
     int status = ::pclose(p);
     auto got = lines_of(got_text);
     auto want = lines_of(exp_text.str());
     bool same = got == want;
     if (same && status == 0) return 0;
-    std::cout << (same ? "trace matches, but the program failed (status " + std::to_string(status) + ")"
+    std::cout << (same ? "trace matches, but the program failed (status " + std::to_string(status) +
+                             ")"
                        : std::string("trace differs"))
               << "\n--- expected\n"
               << exp_text.str() << "--- got\n"

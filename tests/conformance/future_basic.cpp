@@ -13,7 +13,8 @@ weft::task<void> waiter(weft::future<int> fut) {
 
 weft::task<void> main_task() {
     auto fut = weft::create_future<int>();
-    fut.add_done_callback([](weft::future<int>& f) { std::printf("callback sees %d\n", f.result()); });
+    fut.add_done_callback(
+        [](weft::future<int>& f) { std::printf("callback sees %d\n", f.result()); });
     auto t = weft::create_task(waiter(fut));
     co_await weft::sleep(0);
     fut.set_result(10);

@@ -11,11 +11,13 @@
 
 namespace scenario {
 
-inline const char* py(bool b) { return b ? "True" : "False"; }
+inline const char* py(bool b) {
+    return b ? "True" : "False";
+}
 
 // `round(loop.time() - start, 1)` as Python prints it.
 class stopwatch {
-public:
+  public:
     stopwatch() : start_(weft::get_running_loop().time()) {}
     explicit stopwatch(double start) : start_(start) {}
     std::string now() const {
@@ -26,7 +28,7 @@ public:
     }
     double start() const { return start_; }
 
-private:
+  private:
     double start_;
 };
 
@@ -49,6 +51,8 @@ inline std::string py_list(const std::vector<int>& items) {
 }
 
 // Line-buffered stdout so that a crash still shows the trace so far.
-inline void line_buffered() { std::setvbuf(stdout, nullptr, _IOLBF, 0); }
+inline void line_buffered() {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+}
 
 }  // namespace scenario

@@ -15,7 +15,8 @@ weft::task<std::string> work(std::string name, double delay) {
 
 std::string names(const std::vector<weft::task_handle<std::string>>& tasks) {
     std::vector<std::string> out;
-    for (const auto& t : tasks) out.push_back(t.get_name());
+    for (const auto& t : tasks)
+        out.push_back(t.get_name());
     std::sort(out.begin(), out.end());
     return scenario::py_list(out);
 }

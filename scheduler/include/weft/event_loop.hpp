@@ -47,7 +47,7 @@ class task_handle;
 
 // asyncio.Handle: a scheduled callback that can be cancelled before it runs.
 class handle {
-public:
+  public:
     handle() noexcept = default;
     explicit handle(detail::callback_base* cb) noexcept : cb_(cb) {}  // adopts a reference
     handle(const handle& o) noexcept : cb_(o.cb_) {
@@ -69,13 +69,13 @@ public:
     }
     explicit operator bool() const noexcept { return cb_ != nullptr; }
 
-protected:
+  protected:
     detail::callback_base* cb_ = nullptr;
 };
 
 // asyncio.TimerHandle: adds the deadline, in the loop's time() seconds.
 class timer_handle : public handle {
-public:
+  public:
     using handle::handle;
     double when() const noexcept { return cb_ ? static_cast<double>(cb_->when) * 1e-9 : 0.0; }
 };
@@ -91,7 +91,7 @@ class event_loop;
 using exception_handler = std::function<void(event_loop&, const exception_context&)>;
 
 class event_loop {
-public:
+  public:
     event_loop();
     ~event_loop();
     event_loop(const event_loop&) = delete;
@@ -185,7 +185,9 @@ public:
     // Adds a timer (the heap takes the caller's reference to `cb`).
     void add_timer(detail::callback_base* cb, std::int64_t when_ns);
     // Counts a cancelled timer, for compaction.
-    void note_timer_cancelled() noexcept { cancelled_timers_.fetch_add(1, std::memory_order_relaxed); }
+    void note_timer_cancelled() noexcept {
+        cancelled_timers_.fetch_add(1, std::memory_order_relaxed);
+    }
     detail::poller& poller() noexcept { return poller_; }
     // The registry of live tasks (all_tasks()).
     void register_task(detail::task_record* t) noexcept;
@@ -196,7 +198,7 @@ public:
     // The loop running on this thread, or null.
     static event_loop* current() noexcept { return detail::tls_ctx.loop; }
 
-private:
+  private:
     static std::int64_t seconds_to_ns(double s) noexcept {
         return s > 0 ? static_cast<std::int64_t>(s * 1e9) : 0;
     }

@@ -26,7 +26,7 @@ namespace detail {
 
 template <class T>
 class future_state : public future_core, public pooled {
-public:
+  public:
     explicit future_state(event_loop* loop, const future_ops* custom = &ops,
                           std::uint32_t refs = 1) noexcept
         : future_core(custom, loop, refs, 0) {}
@@ -39,22 +39,23 @@ public:
     }
     static const future_ops ops;
 
-private:
+  private:
     static void destroy(future_core* f) noexcept { delete static_cast<future_state*>(f); }
-    static bool cancel(future_core* f, const std::string* message) {
+    static bool cancel_future(future_core* f, const std::string* message) {
         return f->cancel_plain(message);
     }
     result_slot<T> slot_;
 };
 
 template <class T>
-inline const future_ops future_state<T>::ops{&future_state<T>::destroy, &future_state<T>::cancel};
+inline const future_ops future_state<T>::ops{&future_state<T>::destroy,
+                                             &future_state<T>::cancel_future};
 
 }  // namespace detail
 
 template <class T = void>
 class future {
-public:
+  public:
     using value_type = T;
 
     // A new pending future bound to the running loop (or to none: then its
@@ -90,8 +91,9 @@ public:
             state_->publish(detail::f_finished | detail::f_has_exception);
             throw;
         }
-        state_->publish(std::is_void_v<T> ? std::uint32_t{detail::f_finished}
-                                          : std::uint32_t{detail::f_finished | detail::f_has_value});
+        state_->publish(std::is_void_v<T>
+                            ? std::uint32_t{detail::f_finished}
+                            : std::uint32_t{detail::f_finished | detail::f_has_value});
     }
     void set_exception(std::exception_ptr e) {
         if (!e) throw std::invalid_argument("weft::future::set_exception: null exception_ptr");
@@ -103,9 +105,10 @@ public:
     void set_exception(E&& e) {
         set_exception(std::make_exception_ptr(std::forward<E>(e)));
     }
-    // Completes the future as cancelled; false if it was already done.
-    bool cancel() { return state_->cancel_plain(nullptr); }
-    bool cancel(const std::string& message) { return state_->cancel_plain(&message); }
+    // Completes the future as cancelled; false if it was already done. (A
+    // gather's future cancels its children instead, as asyncio's does.)
+    bool cancel() { return core()->cancel(nullptr); }
+    bool cancel(const std::string& message) { return core()->cancel(&message); }
 
     decltype(auto) result() const {
         state_->rethrow_if_failed("result");
@@ -154,7 +157,7 @@ public:
     // Adopts a reference to `s` (for futures with their own state type).
     explicit future(detail::future_state<T>* s) noexcept : state_(s) {}
 
-private:
+  private:
     void claim(const char* what) {
         if (!state_->try_claim()) {
             throw invalid_state_error(std::string("weft::future::") + what +

@@ -36,7 +36,7 @@ inline constexpr return_exceptions_t return_exceptions{};
 // A result or the exception raised in its place.
 template <class T>
 class outcome {
-public:
+  public:
     using stored = detail::stored_t<T>;
     outcome(stored v) : v_(std::move(v)) {}
     outcome(std::exception_ptr e) : v_(std::move(e)) {}
@@ -51,7 +51,7 @@ public:
         return has_value() ? nullptr : std::get<1>(v_);
     }
 
-private:
+  private:
     std::variant<stored, std::exception_ptr> v_;
 };
 
@@ -79,15 +79,17 @@ gathered_t<H, ReturnExceptions> gathered_result(H& h) {
 // `Handles` is a std::tuple of handles or a std::vector of one handle type.
 template <class Result, class Handles, bool ReturnExceptions>
 class gather_state final : public future_state<Result> {
-public:
+  public:
     gather_state(event_loop* loop, Handles handles, std::vector<future_core*> children)
-        : future_state<Result>(loop, &ops), handles_(std::move(handles)),
+        : future_state<Result>(loop, &ops),
+          handles_(std::move(handles)),
           children_(std::move(children)) {
         // Each distinct child counts once, as with asyncio's arg_to_fut.
         std::vector<future_core*> seen;
         for (future_core* c : children_) {
             bool dup = false;
-            for (future_core* s : seen) dup = dup || s == c;
+            for (future_core* s : seen)
+                dup = dup || s == c;
             if (!dup) seen.push_back(c);
         }
         nfuts_ = seen.size();
@@ -106,7 +108,7 @@ public:
 
     static const future_ops ops;
 
-private:
+  private:
     struct callback {
         gather_state* st;
         callback(gather_state* s) noexcept : st(s) {}
@@ -167,7 +169,8 @@ private:
         } else {
             Result out;
             out.reserve(handles_.size());
-            for (auto& h : handles_) out.push_back(gathered_result<ReturnExceptions>(h));
+            for (auto& h : handles_)
+                out.push_back(gathered_result<ReturnExceptions>(h));
             return out;
         }
     }
@@ -178,7 +181,8 @@ private:
         auto* st = static_cast<gather_state*>(f);
         if (st->done()) return false;
         bool any = false;
-        for (future_core* c : st->children_) any = c->cancel(message) || any;
+        for (future_core* c : st->children_)
+            any = c->cancel(message) || any;
         // Relaxed: read on the loop by on_child_done, ordered by the child's
         // completion that follows this cancel.
         if (any) st->cancel_requested_.store(true, std::memory_order_relaxed);
@@ -225,7 +229,8 @@ auto gather_vector(std::vector<A> aws) {
     using Result = std::vector<gathered_t<H, ReturnExceptions>>;
     std::vector<H> handles;
     handles.reserve(aws.size());
-    for (A& a : aws) handles.push_back(ensure_future(std::move(a)));
+    for (A& a : aws)
+        handles.push_back(ensure_future(std::move(a)));
     event_loop& loop = get_running_loop();
     if (handles.empty()) {
         future<Result> done(loop);
@@ -234,9 +239,10 @@ auto gather_vector(std::vector<A> aws) {
     }
     std::vector<future_core*> children;
     children.reserve(handles.size());
-    for (H& h : handles) children.push_back(core_of(h));
+    for (H& h : handles)
+        children.push_back(core_of(h));
     auto* st = new gather_state<Result, std::vector<H>, ReturnExceptions>(&loop, std::move(handles),
-                                                                         std::move(children));
+                                                                          std::move(children));
     st->arm();
     return future<Result>(st);
 }

@@ -31,7 +31,7 @@ struct run_options {
 int resolve_threads(const run_options& options);
 
 class runner {
-public:
+  public:
     explicit runner(run_options options = {});
     ~runner();
     runner(const runner&) = delete;
@@ -51,7 +51,7 @@ public:
     event_loop& get_loop() { return *loop_; }
     int threads() const noexcept { return threads_; }
 
-private:
+  private:
     void prepare_run();
     void cancel_all_tasks();
 

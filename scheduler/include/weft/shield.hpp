@@ -41,7 +41,9 @@ future<typename detail::traits_of<A>::value_type> shield(A&& aw) {
                 outer.set_result(in.result());
             }
         }
-        bool operator==(const inner_done& o) const noexcept { return outer.core() == o.outer.core(); }
+        bool operator==(const inner_done& o) const noexcept {
+            return outer.core() == o.outer.core();
+        }
     };
     struct outer_done {
         H inner;

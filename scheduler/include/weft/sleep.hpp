@@ -49,7 +49,7 @@ struct sleep_timer final : callback_base, pooled {
 };
 
 class sleep_awaiter_base : public cancel_hook {
-public:
+  public:
     explicit sleep_awaiter_base(std::int64_t delay_ns) noexcept : delay_ns_(delay_ns) {}
     sleep_awaiter_base(const sleep_awaiter_base&) = delete;
     sleep_awaiter_base& operator=(const sleep_awaiter_base&) = delete;
@@ -80,12 +80,12 @@ public:
         loop.add_timer(timer_, event_loop::time_ns() + delay_ns_);  // takes one reference
     }
 
-protected:
+  protected:
     void finish_sleep() {
         if (timer_ != nullptr) {
             self_->clear_hook();
-            bool was_cancelled = timer_->state.load(std::memory_order_acquire) ==
-                                 sleep_timer::cancelled_by_task;
+            bool was_cancelled =
+                timer_->state.load(std::memory_order_acquire) == sleep_timer::cancelled_by_task;
             timer_->release();
             timer_ = nullptr;
             if (was_cancelled) {
@@ -96,7 +96,7 @@ protected:
         check_cancelled();
     }
 
-private:
+  private:
     static bool cancel_sleep(cancel_hook* h, const std::string* message) {
         auto* self = static_cast<sleep_awaiter_base*>(h);
         sleep_timer* timer = self->timer_;
@@ -120,20 +120,21 @@ private:
 
 template <class T>
 class sleep_awaiter : public sleep_awaiter_base {
-public:
-    sleep_awaiter(std::int64_t delay_ns, T value) : sleep_awaiter_base(delay_ns), value_(std::move(value)) {}
+  public:
+    sleep_awaiter(std::int64_t delay_ns, T value)
+        : sleep_awaiter_base(delay_ns), value_(std::move(value)) {}
     T await_resume() {
         finish_sleep();
         return std::move(value_);
     }
 
-private:
+  private:
     T value_;
 };
 
 template <>
 class sleep_awaiter<void> : public sleep_awaiter_base {
-public:
+  public:
     using sleep_awaiter_base::sleep_awaiter_base;
     void await_resume() { finish_sleep(); }
 };

@@ -31,7 +31,7 @@
 namespace weft {
 
 class task_group {
-public:
+  public:
     task_group() = default;
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
@@ -40,7 +40,8 @@ public:
     template <class T>
     task_handle<T> create_task(task<T> t, std::string name = {}) {
         if (!entered_) throw std::logic_error("weft::task_group: create_task before run()");
-        if (exiting_ && tasks_.empty()) throw std::logic_error("weft::task_group: the group is finished");
+        if (exiting_ && tasks_.empty())
+            throw std::logic_error("weft::task_group: the group is finished");
         if (aborting_) throw std::logic_error("weft::task_group: the group is shutting down");
         task_handle<T> h = loop_->create_task(std::move(t), std::move(name));
         h.add_done_callback(on_task_done{this});
@@ -51,7 +52,7 @@ public:
     // Runs `body` inline, then waits for the group's tasks (see above).
     task<void> run(task<void> body);
 
-private:
+  private:
     struct on_task_done {
         task_group* g;
         void operator()(task_ref& t) { g->task_done(t); }

@@ -26,7 +26,7 @@ namespace weft {
 
 // A handle to a task of any result type: everything but the result.
 class task_ref {
-public:
+  public:
     task_ref() noexcept = default;
     task_ref(const task_ref& o) noexcept : rec_(o.rec_) {
         if (rec_) rec_->add_ref();
@@ -96,7 +96,7 @@ public:
 
     detail::task_record* record() const noexcept { return rec_; }
 
-protected:
+  protected:
     explicit task_ref(detail::task_record* adopted) noexcept : rec_(adopted) {}
     detail::task_record& rec() const {
         if (WEFT_UNLIKELY(rec_ == nullptr)) throw invalid_state_error("weft: empty task handle");
@@ -107,7 +107,7 @@ protected:
 
 template <class T>
 class task_handle : public task_ref {
-public:
+  public:
     using value_type = T;
     task_handle() noexcept = default;
 
@@ -151,7 +151,7 @@ public:
     awaiter operator co_await() const& noexcept { return awaiter(&rec()); }
     move_awaiter operator co_await() && noexcept { return move_awaiter(&rec()); }
 
-private:
+  private:
     explicit task_handle(detail::task_promise<T>* p) noexcept : task_ref(p) {}
     detail::task_promise<T>& promise() const {
         return static_cast<detail::task_promise<T>&>(rec());

@@ -45,7 +45,8 @@ std::vector<H> distinct(std::vector<H> fs) {
     out.reserve(fs.size());
     for (H& f : fs) {
         bool dup = false;
-        for (H& o : out) dup = dup || core_of(o) == core_of(f);
+        for (H& o : out)
+            dup = dup || core_of(o) == core_of(f);
         if (!dup) out.push_back(std::move(f));
     }
     return out;
@@ -108,7 +109,8 @@ task<wait_result<H>> wait(std::vector<H> fs, std::optional<timeout_arg> timeout 
     auto st = std::make_shared<detail::wait_state>(
         detail::wait_state{future<void>(loop), fs.size(), when, {}});
     if (timeout) st->timer = loop.call_later(limit, detail::release_waiter{st->waiter});
-    for (H& f : fs) f.add_done_callback(detail::wait_on_completion{st});
+    for (H& f : fs)
+        f.add_done_callback(detail::wait_on_completion{st});
 
     std::exception_ptr failure;
     try {
@@ -117,11 +119,13 @@ task<wait_result<H>> wait(std::vector<H> fs, std::optional<timeout_arg> timeout 
         failure = std::current_exception();
     }
     st->timer.cancel();
-    for (H& f : fs) f.remove_done_callback(detail::wait_on_completion{st});
+    for (H& f : fs)
+        f.remove_done_callback(detail::wait_on_completion{st});
     if (failure) std::rethrow_exception(failure);
 
     wait_result<H> out;
-    for (H& f : fs) (f.done() ? out.done : out.pending).push_back(std::move(f));
+    for (H& f : fs)
+        (f.done() ? out.done : out.pending).push_back(std::move(f));
     co_return out;
 }
 
@@ -129,7 +133,7 @@ task<wait_result<H>> wait(std::vector<H> fs, std::optional<timeout_arg> timeout 
 // the next one to complete (or raising timeout_error once `timeout` passes).
 template <class H>
 class as_completed_range {
-public:
+  public:
     using value_type = typename H::value_type;
 
     as_completed_range(std::vector<H> fs, std::optional<timeout_arg> timeout) {
@@ -138,7 +142,8 @@ public:
         st_ = std::make_shared<state>();
         st_->todo = detail::distinct(std::move(fs));
         remaining_ = st_->todo.size();
-        for (H& f : st_->todo) f.add_done_callback(on_completion{st_});
+        for (H& f : st_->todo)
+            f.add_done_callback(on_completion{st_});
         if (!st_->todo.empty() && timeout) {
             std::weak_ptr<state> weak = st_;
             st_->timer = loop.call_later(limit, [weak] {
@@ -157,12 +162,12 @@ public:
     }
 
     class iterator {
-    public:
+      public:
         task<value_type> operator*() const { return range_->next(); }
         iterator& operator++() noexcept { return *this; }
         bool operator!=(const iterator&) const noexcept { return range_->size() != 0; }
 
-    private:
+      private:
         friend class as_completed_range;
         explicit iterator(as_completed_range* r) noexcept : range_(r) {}
         as_completed_range* range_;
@@ -170,7 +175,7 @@ public:
     iterator begin() noexcept { return iterator(this); }
     iterator end() noexcept { return iterator(this); }
 
-private:
+  private:
     struct state : std::enable_shared_from_this<state> {
         std::vector<H> todo;
         std::deque<std::optional<H>> done;  // nullopt marks the timeout
@@ -236,7 +241,8 @@ as_completed_range<typename detail::traits_of<A>::handle_type> as_completed(
     using H = typename detail::traits_of<A>::handle_type;
     std::vector<H> handles;
     handles.reserve(fs.size());
-    for (A& a : fs) handles.push_back(detail::ensure_future(std::move(a)));
+    for (A& a : fs)
+        handles.push_back(detail::ensure_future(std::move(a)));
     return as_completed_range<H>(std::move(handles), timeout);
 }
 

@@ -71,7 +71,8 @@ typename H::value_type result_of(H& f) {
 template <class A>
 task<typename detail::traits_of<A>::value_type> wait_for(A aw, std::optional<timeout_arg> timeout) {
     using traits = detail::traits_of<A>;
-    constexpr bool owned = std::is_same_v<std::remove_cvref_t<A>, task<typename traits::value_type>>;
+    constexpr bool owned =
+        std::is_same_v<std::remove_cvref_t<A>, task<typename traits::value_type>>;
     if (!timeout) {
         if constexpr (owned) {
             co_return co_await std::move(aw);  // a lazy task runs inline, as asyncio does
@@ -117,7 +118,7 @@ task<typename detail::traits_of<A>::value_type> wait_for(A aw, std::optional<tim
 // asyncio.Timeout: cancels the current task at a deadline and turns that
 // cancellation into timeout_error where the scope ends.
 class timeout_scope {
-public:
+  public:
     // `when` is a loop time() in seconds; nullopt: no deadline (yet).
     explicit timeout_scope(std::optional<double> when) noexcept : when_(when) {}
     // Pinned: the deadline's timer refers to the scope.
@@ -154,7 +155,7 @@ public:
         }
     }
 
-private:
+  private:
     enum state_t { created, entered, expiring, expired_state, exited };
     void enter();
     // Throws: timeout_error when the deadline cancelled the body, else

@@ -45,7 +45,9 @@ auto ensure_future(A&& a) {
     return traits_of<A>::ensure(std::forward<A>(a));
 }
 
-inline future_core* core_of(const task_ref& t) noexcept { return t.record(); }
+inline future_core* core_of(const task_ref& t) noexcept {
+    return t.record();
+}
 template <class T>
 future_core* core_of(const future<T>& f) noexcept {
     return f.core();
@@ -54,10 +56,10 @@ future_core* core_of(const future<T>& f) noexcept {
 // void results are represented as std::monostate where a value is needed
 // (gather's tuple and vector).
 template <class T>
-using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate,
-                                    std::conditional_t<std::is_reference_v<T>,
-                                                       std::reference_wrapper<std::remove_reference_t<T>>,
-                                                       T>>;
+using stored_t =
+    std::conditional_t<std::is_void_v<T>, std::monostate,
+                       std::conditional_t<std::is_reference_v<T>,
+                                          std::reference_wrapper<std::remove_reference_t<T>>, T>>;
 
 template <class H>
 stored_t<typename H::value_type> take_result(H& h) {

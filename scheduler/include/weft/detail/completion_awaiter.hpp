@@ -16,7 +16,7 @@ namespace weft::detail {
 // A counted reference to a future or task of unknown type, handed to the
 // runtime's own done-callbacks.
 class core_ref {
-public:
+  public:
     static core_ref from_core(future_core* f) noexcept {
         f->add_ref();
         return core_ref(f);
@@ -28,7 +28,7 @@ public:
     }
     future_core* get() const noexcept { return f_; }
 
-private:
+  private:
     explicit core_ref(future_core* f) noexcept : f_(f) {}
     future_core* f_;
 };
@@ -86,7 +86,7 @@ std::size_t remove_done_callback(future_core* f, const F& fn) {
 }
 
 class completion_awaiter : public done_node, public cancel_hook {
-public:
+  public:
     explicit completion_awaiter(future_core* target) noexcept : target_(target) {}
     completion_awaiter(const completion_awaiter&) = delete;
     completion_awaiter& operator=(const completion_awaiter&) = delete;
@@ -115,7 +115,7 @@ public:
         return true;
     }
 
-protected:
+  protected:
     // Common part of await_resume: leave the hook, honour a pending cancel,
     // and rethrow the target's cancellation or exception.
     void finish_wait() {
@@ -129,7 +129,7 @@ protected:
 
     future_core* target_;
 
-private:
+  private:
     static void fire(done_node* n, future_core*) noexcept {
         auto* a = static_cast<completion_awaiter*>(n);
         a->self_->wake();  // the awaiter may be gone from here on

@@ -37,7 +37,7 @@ struct pool_free_node {
 struct pool_cache {
     pool_free_node* head[pool_classes];
     std::uint32_t count[pool_classes];
-    char* bump;      // carving region for classes whose lists and depot are empty
+    char* bump;  // carving region for classes whose lists and depot are empty
     char* bump_end;
     std::uint32_t state;  // pool_state_*
 };

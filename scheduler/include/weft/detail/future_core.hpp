@@ -60,17 +60,17 @@ enum : std::uint32_t {
     f_completing = 1u << 4,     // a completer has claimed the future
     f_retrieved = 1u << 5,      // the exception was looked at: nothing to report
     f_is_task = 1u << 6,
-    f_spawned = 1u << 7,      // a task's root coroutine (else awaited inline)
-    f_must_cancel = 1u << 8,  // cancel at the next resumption (asyncio _must_cancel)
-    f_hook_lock = 1u << 9,    // guards a task's cancel hook and extras
-    f_cb_lock = 1u << 10,     // held while a callback is being removed
-    f_started = 1u << 11,     // a task's first step has run
+    f_spawned = 1u << 7,          // a task's root coroutine (else awaited inline)
+    f_must_cancel = 1u << 8,      // cancel at the next resumption (asyncio _must_cancel)
+    f_hook_lock = 1u << 9,        // guards a task's cancel hook and extras
+    f_cb_lock = 1u << 10,         // held while a callback is being removed
+    f_started = 1u << 11,         // a task's first step has run
     f_cancel_outcome = 1u << 12,  // a task's coroutine ended by cancellation
     f_done_mask = f_finished | f_cancelled,
 };
 
 class future_core {
-public:
+  public:
     future_core(const future_ops* ops, event_loop* loop, std::uint32_t initial_refs,
                 std::uint32_t initial_flags) noexcept
         : refs_(initial_refs), flags_(initial_flags), ops_(ops), loop_(loop) {}
@@ -162,12 +162,13 @@ public:
     void lock_hook() noexcept {
         // acquire: pairs with the release in unlock_hook().
         while (flags_.fetch_or(f_hook_lock, std::memory_order_acquire) & f_hook_lock) {
-            while (flags_.load(std::memory_order_relaxed) & f_hook_lock) __builtin_ia32_pause();
+            while (flags_.load(std::memory_order_relaxed) & f_hook_lock)
+                __builtin_ia32_pause();
         }
     }
     void unlock_hook() noexcept { flags_.fetch_and(~f_hook_lock, std::memory_order_release); }
 
-protected:
+  protected:
     ~future_core();  // destroyed only through ops_->destroy
 
     static done_node* closed() noexcept { return reinterpret_cast<done_node*>(std::uintptr_t{1}); }
@@ -200,9 +201,9 @@ struct callback_node : done_node, callback_base {
         : callback_base(run, drop), tag(type_tag) {
         on_done = &schedule_on_done;
     }
-    const void* tag;                                // identifies the callable's type
+    const void* tag;  // identifies the callable's type
     bool (*equals)(const callback_node*, const void* other) = nullptr;  // null: never equal
-    future_core* target = nullptr;                  // set (with a reference) when scheduled
+    future_core* target = nullptr;  // set (with a reference) when scheduled
 
     static void schedule_on_done(done_node* self, future_core* f) noexcept;
 };

@@ -15,7 +15,7 @@ namespace weft::detail {
 // and doubles when full, so push is amortised O(1) and never fails.
 template <class T>
 class ring_queue {
-public:
+  public:
     ring_queue() = default;
     ring_queue(const ring_queue&) = delete;
     ring_queue& operator=(const ring_queue&) = delete;
@@ -31,13 +31,14 @@ public:
     T pop_front() noexcept { return buf_[head_++ & (cap_ - 1)]; }
     T& front() noexcept { return buf_[head_ & (cap_ - 1)]; }
 
-private:
+  private:
     void grow() {
         std::size_t ncap = cap_ ? cap_ * 2 : 256;
         auto* nbuf = static_cast<T*>(std::malloc(ncap * sizeof(T)));
         if (!nbuf) throw std::bad_alloc();
         std::size_t n = size();
-        for (std::size_t i = 0; i < n; ++i) nbuf[i] = buf_[(head_ + i) & (cap_ - 1)];
+        for (std::size_t i = 0; i < n; ++i)
+            nbuf[i] = buf_[(head_ + i) & (cap_ - 1)];
         std::free(buf_);
         buf_ = nbuf;
         cap_ = ncap;

@@ -33,7 +33,7 @@ struct cancel_hook {
 };
 
 class task_record : public future_core {
-public:
+  public:
     using future_core::future_core;
 
     // For the root: the innermost suspended coroutine of the task, which a
@@ -98,7 +98,7 @@ public:
 
     static task_record* current() noexcept { return tls_ctx.current_task; }
 
-protected:
+  protected:
     static constexpr std::uintptr_t lock_bit = 1;
     std::uintptr_t lock_hook_word() noexcept;
     void unlock_hook_word(std::uintptr_t value) noexcept {
@@ -107,7 +107,7 @@ protected:
     }
     void cancel_hook_now() noexcept;
 
-private:
+  private:
     std::atomic<std::uintptr_t> hook_word_{0};
 };
 
