@@ -1,7 +1,9 @@
-// The single-thread event loop: asyncio's _run_once, the remote queue that
-// call_soon_threadsafe feeds, the task registry, and error reporting.
+// The event loop: asyncio's _run_once, the remote queue that
+// call_soon_threadsafe feeds, the task registry, settings and error
+// reporting. The Go-mode worker loop is in worker.cpp.
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <system_error>
 
@@ -11,14 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
+#include <weft/detail/tsan.hpp>
 #include <weft/event_loop.hpp>
 
 namespace weft {
 
 namespace detail {
-// Items queued from other threads. moodycamel's queue is lock-free for any
-// number of producers; the loop is its only consumer.
+// Items queued from other threads (single-thread mode). moodycamel's queue is
+// lock-free for any number of producers; the loop is its only consumer.
 struct remote_queue {
     moodycamel::ConcurrentQueue<std::uintptr_t> items;
 };
@@ -47,7 +51,25 @@ std::int64_t event_loop::time_ns() noexcept {
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-event_loop::event_loop() : remote_(std::make_unique<detail::remote_queue>()) {
+event_loop::event_loop()
+    : remote_(std::make_unique<detail::remote_queue>()),
+      own_settings_(std::make_unique<detail::loop_settings>()),
+      settings_(own_settings_.get()),
+      group_(this) {
+    init_wakeup();
+}
+
+event_loop::event_loop(detail::runtime_core* rt, unsigned index, detail::loop_settings* shared)
+    : settings_(shared),
+      rt_(rt),
+      index_(index),
+      group_(rt),
+      worker_(std::make_unique<detail::worker_state>()) {
+    worker_->rng = 0x9e3779b97f4a7c15ull * (index + 1);
+    init_wakeup();
+}
+
+void event_loop::init_wakeup() {
     wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wakeup_fd_ < 0) throw std::system_error(errno, std::generic_category(), "weft: eventfd");
     wakeup_target_.on_events = &on_wakeup_fd;
@@ -69,7 +91,36 @@ void event_loop::check_open(const char* what) const {
     if (closed_) throw std::logic_error(std::string("weft: ") + what + " on a closed event loop");
 }
 
+event_loop& event_loop::here(const char* what) {
+    check_open(what);
+    event_loop* cur = tls_ctx.loop;
+    if (cur == this) return *this;
+    // Go mode: every worker of the runtime is as good as another.
+    if (cur != nullptr && rt_ != nullptr && cur->group_ == group_) return *cur;
+    // Setting up before anything runs (e.g. create_task before run).
+    if (cur == nullptr && !running_ && (rt_ == nullptr || !rt_->started())) return *this;
+    throw std::logic_error(std::string("weft: ") + what +
+                           " called from a thread that is not running this event loop; "
+                           "use call_soon_threadsafe");
+}
+
+void event_loop::schedule(event_loop* home, std::uintptr_t item, bool wake) {
+    event_loop* cur = tls_ctx.loop;
+    if (home == nullptr) home = cur;
+    if (WEFT_LIKELY(cur != nullptr && cur->group_ == home->group_)) {
+        if (wake) {
+            cur->push_wake(item);
+        } else {
+            cur->push_ready(item);
+        }
+    } else {
+        home->push_remote(item);
+    }
+}
+
 void event_loop::push_remote(std::uintptr_t item) {
+    if (rt_ != nullptr) return rt_->inject(item);
+    detail::tsan_release_item(item);
     remote_->items.enqueue(item);
     // Wake-up protocol, a store-buffering handshake with run_once: we store
     // the item then load `sleeping_`; the loop stores `sleeping_` then looks
@@ -78,11 +129,14 @@ void event_loop::push_remote(std::uintptr_t item) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (sleeping_.load(std::memory_order_relaxed) &&
         sleeping_.exchange(false, std::memory_order_relaxed)) {
-        // Only the first pusher to find the loop asleep pays the syscall.
-        std::uint64_t one = 1;
-        ssize_t r = ::write(wakeup_fd_, &one, sizeof one);
-        (void)r;  // EAGAIN means the counter is already non-zero: still awake
+        wake_thread();  // only the first pusher to find the loop asleep pays the syscall
     }
+}
+
+void event_loop::wake_thread() noexcept {
+    std::uint64_t one = 1;
+    ssize_t r = ::write(wakeup_fd_, &one, sizeof one);
+    (void)r;  // EAGAIN means the counter is already non-zero: it will wake
 }
 
 void event_loop::on_wakeup_fd(detail::poll_target* self, std::uint32_t) noexcept {
@@ -93,6 +147,7 @@ void event_loop::on_wakeup_fd(detail::poll_target* self, std::uint32_t) noexcept
 }
 
 void event_loop::drain_remote() {
+    if (!remote_) return;
     std::uintptr_t items[64];
     std::size_t n;
     while ((n = remote_->items.try_dequeue_bulk(items, 64)) != 0) {
@@ -107,12 +162,54 @@ void event_loop::add_timer(callback_base* cb, std::int64_t when_ns) {
     timers_.push(cb, when_ns);
 }
 
+void event_loop::drop_cancelled_timers() {
+    std::size_t ncancelled = cancelled_timers_.load(std::memory_order_relaxed);
+    if (ncancelled > 100 && ncancelled * 2 > timers_.size()) {
+        timers_.purge_cancelled();
+        cancelled_timers_.store(0, std::memory_order_relaxed);
+        return;
+    }
+    while (!timers_.empty() && timers_.top().cb->cancelled.load(std::memory_order_relaxed)) {
+        callback_base* cb = timers_.pop().cb;
+        cb->timer_loop.store(nullptr, std::memory_order_relaxed);
+        cb->release();
+        if (ncancelled > 0) cancelled_timers_.store(--ncancelled, std::memory_order_relaxed);
+    }
+}
+
+std::int64_t event_loop::next_timer_timeout() const {
+    if (timers_.empty()) return -1;
+    std::int64_t wait = timers_.top().when - time_ns();
+    return wait > 0 ? wait : 0;
+}
+
+std::size_t event_loop::collect_due_timers() {
+    if (timers_.empty()) return 0;
+    std::size_t n = 0;
+    std::int64_t now = time_ns();
+    while (!timers_.empty() && timers_.top().when <= now) {
+        callback_base* cb = timers_.pop().cb;
+        // No longer in the heap: a late cancel() need not count it.
+        cb->timer_loop.store(nullptr, std::memory_order_relaxed);
+        if (cb->cancelled.load(std::memory_order_relaxed)) {
+            cb->release();
+            std::size_t c = cancelled_timers_.load(std::memory_order_relaxed);
+            if (c > 0) cancelled_timers_.store(c - 1, std::memory_order_relaxed);
+            continue;
+        }
+        push_ready(tag_callback(cb));
+        ++n;
+    }
+    return n;
+}
+
 void event_loop::run_forever() {
     run_until([] { return false; });
 }
 
 void event_loop::run_until(const std::function<bool()>& done) {
     check_open("run_forever");
+    if (rt_ != nullptr) throw std::logic_error("weft: a Go-mode worker is run by its runtime");
     if (running_) throw std::logic_error("weft: this event loop is already running");
     if (tls_ctx.loop != nullptr) {
         throw std::logic_error("weft: cannot run an event loop while another loop is running");
@@ -137,27 +234,10 @@ void event_loop::run_until(const std::function<bool()>& done) {
 void event_loop::run_once() {
     // 1. Cancelled timers: rebuild the heap when they are the majority, else
     //    drop those at the front.
-    std::size_t ncancelled = cancelled_timers_.load(std::memory_order_relaxed);
-    if (ncancelled > 100 && ncancelled * 2 > timers_.size()) {
-        timers_.purge_cancelled();
-        cancelled_timers_.store(0, std::memory_order_relaxed);
-    } else {
-        while (!timers_.empty() && timers_.top().cb->cancelled.load(std::memory_order_relaxed)) {
-            callback_base* cb = timers_.pop().cb;
-            cb->timer_loop.store(nullptr, std::memory_order_relaxed);
-            cb->release();
-            if (ncancelled > 0) cancelled_timers_.store(--ncancelled, std::memory_order_relaxed);
-        }
-    }
+    drop_cancelled_timers();
 
     // 2. Poll for I/O; wait only when nothing is ready.
-    std::int64_t timeout = -1;
-    if (!ready_.empty() || stopping_) {
-        timeout = 0;
-    } else if (!timers_.empty()) {
-        std::int64_t wait = timers_.top().when - time_ns();
-        timeout = wait > 0 ? wait : 0;
-    }
+    std::int64_t timeout = (!ready_.empty() || stopping_) ? 0 : next_timer_timeout();
     if (timeout != 0) {
         // Announce the sleep, then look at the remote queue (see push_remote).
         sleeping_.store(true, std::memory_order_relaxed);
@@ -171,22 +251,7 @@ void event_loop::run_once() {
     drain_remote();
 
     // 3. Timers that are due become ready, in deadline order.
-    if (!timers_.empty()) {
-        std::int64_t now = time_ns();
-        while (!timers_.empty() && timers_.top().when <= now) {
-            callback_base* cb = timers_.pop().cb;
-            if (cb->cancelled.load(std::memory_order_relaxed)) {
-                cb->timer_loop.store(nullptr, std::memory_order_relaxed);
-                cb->release();
-                std::size_t c = cancelled_timers_.load(std::memory_order_relaxed);
-                if (c > 0) cancelled_timers_.store(c - 1, std::memory_order_relaxed);
-                continue;
-            }
-            // No longer in the heap: a late cancel() need not count it.
-            cb->timer_loop.store(nullptr, std::memory_order_relaxed);
-            ready_.push_back(tag_callback(cb));
-        }
-    }
+    collect_due_timers();
 
     // 4. Run what was ready when this step began; later arrivals wait for the
     //    next iteration.
@@ -195,7 +260,9 @@ void event_loop::run_once() {
 }
 
 void event_loop::run_item(std::uintptr_t item) {
-    if (WEFT_UNLIKELY(debug_)) return run_item_timed(item);
+    if (WEFT_UNLIKELY(settings_->debug.load(std::memory_order_relaxed))) {
+        return run_item_timed(item);
+    }
     if (item & 1) {
         auto* cb = reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1});
         if (!cb->cancelled.load(std::memory_order_relaxed)) {
@@ -218,11 +285,22 @@ void event_loop::run_item_timed(std::uintptr_t item) {
     auto* t = reinterpret_cast<task_record*>(item);
     if (is_task) t->add_ref();  // keep it nameable after its step
     std::int64_t t0 = time_ns();
-    debug_ = false;
-    run_item(item);
-    debug_ = true;
+    if (item & 1) {
+        auto* cb = reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1});
+        if (!cb->cancelled.load(std::memory_order_relaxed)) {
+            try {
+                cb->invoke(cb);
+            } catch (...) {
+                call_exception_handler(
+                    exception_context{"Exception in callback", std::current_exception(), {}});
+            }
+        }
+        cb->release();
+    } else {
+        t->run_step();
+    }
     double dt = static_cast<double>(time_ns() - t0) * 1e-9;
-    if (dt >= slow_callback_s_) report_slow(is_task ? t : nullptr, dt);
+    if (dt >= slow_callback_duration()) report_slow(is_task ? t : nullptr, dt);
     if (is_task) t->release();
 }
 
@@ -239,25 +317,42 @@ void event_loop::report_slow(task_record* t, double seconds) {
     call_exception_handler(ctx);
 }
 
+// ---- the task registry
+
 void event_loop::register_task(task_record* t) noexcept {
     t->reg_prev = nullptr;
     t->reg_next = tasks_head_;
     if (tasks_head_) tasks_head_->reg_prev = t;
     tasks_head_ = t;
     ++task_count_;
+    if (worker_) worker_->live.store(task_count_, std::memory_order_relaxed);
 }
 
-void event_loop::unregister_task(task_record* t) noexcept {
+bool event_loop::unregister_task(task_record* t) noexcept {
+    if (worker_ != nullptr && tls_ctx.loop != this) {
+        // Finished on another worker: only this one touches its list. Hand
+        // the task over through a lock-free stack; drain_unlinks takes it.
+        // release: the task's final state is visible to the drainer's
+        // acquire exchange.
+        task_record* head = worker_->unlink_stack.load(std::memory_order_relaxed);
+        do {
+            t->set_unlink_next(head);
+        } while (!worker_->unlink_stack.compare_exchange_weak(head, t, std::memory_order_release,
+                                                              std::memory_order_relaxed));
+        return false;
+    }
     if (t->reg_prev) {
         t->reg_prev->reg_next = t->reg_next;
     } else if (tasks_head_ == t) {
         tasks_head_ = t->reg_next;
     } else {
-        return;  // not registered (already removed by close())
+        return true;  // not registered (already removed by close())
     }
     if (t->reg_next) t->reg_next->reg_prev = t->reg_prev;
     t->reg_prev = t->reg_next = nullptr;
     --task_count_;
+    if (worker_) worker_->live.store(task_count_, std::memory_order_relaxed);
+    return true;
 }
 
 std::vector<task_record*> event_loop::live_tasks() const {
@@ -276,6 +371,7 @@ void event_loop::close() {
     closed_ = true;
     event_loop* outer = tls_ctx.loop;
     tls_ctx.loop = this;  // diagnostics and wake-ups during teardown come here
+    if (worker_) drain_unlinks();
     // Tasks still pending are abandoned: reported, then completed as
     // cancelled so that anything awaiting them is released, and their frames
     // destroyed once no handle holds them.
@@ -298,14 +394,43 @@ void event_loop::close() {
     drain_remote();
     while (!ready_.empty())
         drop(ready_.pop_front());
+    if (worker_) {
+        if (worker_->runnext) drop(std::exchange(worker_->runnext, 0));
+        while (std::uintptr_t item = worker_->local.pop())
+            drop(item);
+    }
     timers_.clear();
     tls_ctx.loop = outer;
 }
 
+// ---- settings and error reporting
+
+void event_loop::set_debug(bool on) noexcept {
+    settings_->debug.store(on, std::memory_order_relaxed);
+}
+bool event_loop::get_debug() const noexcept {
+    return settings_->debug.load(std::memory_order_relaxed);
+}
+void event_loop::set_slow_callback_duration(double seconds) noexcept {
+    settings_->slow_s.store(seconds, std::memory_order_relaxed);
+}
+double event_loop::slow_callback_duration() const noexcept {
+    return settings_->slow_s.load(std::memory_order_relaxed);
+}
+void event_loop::set_exception_handler(exception_handler h) {
+    std::lock_guard lock(settings_->mutex);
+    settings_->handler = std::move(h);
+}
+
 void event_loop::call_exception_handler(const exception_context& ctx) noexcept {
     try {
-        if (handler_) {
-            handler_(*this, ctx);
+        exception_handler h;
+        {
+            std::lock_guard lock(settings_->mutex);
+            h = settings_->handler;
+        }
+        if (h) {
+            h(*this, ctx);
             return;
         }
     } catch (...) {

@@ -123,8 +123,7 @@ void callback_node::schedule_on_done(done_node* self, future_core* f) noexcept {
     node->target = f;
     // asyncio: the future's loop.call_soon(callback, future).
     event_loop* loop = f->loop();
-    event_loop* cur = tls_ctx.loop;
-    if (loop == nullptr) loop = cur;
+    if (loop == nullptr) loop = tls_ctx.loop;
     if (loop == nullptr) {
         // No loop to run it on (a future completed by a plain thread outside
         // any loop): run it right here rather than lose it.
@@ -135,10 +134,8 @@ void callback_node::schedule_on_done(done_node* self, future_core* f) noexcept {
                 exception_context{"Exception in done callback", std::current_exception(), {}});
         }
         node->release();
-    } else if (cur == loop) {
-        loop->push_ready(event_loop::tag_callback(node));
     } else {
-        loop->push_remote(event_loop::tag_callback(node));
+        event_loop::schedule(loop, event_loop::tag_callback(node), false);
     }
 }
 

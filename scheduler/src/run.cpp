@@ -1,5 +1,6 @@
 // weft::run and weft::runner.
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -29,13 +30,20 @@ int resolve_threads(const run_options& options) {
 }
 
 runner::runner(run_options options) : threads_(resolve_threads(options)) {
-    if (threads_ != 1) {
-        throw std::invalid_argument("weft::run: threads=" + std::to_string(threads_) +
-                                    " is not supported yet: only the single-thread (asyncio) "
-                                    "mode is available");
+    if (threads_ > 4096) {
+        throw std::invalid_argument("weft::run: threads must be at most 4096, got " +
+                                    std::to_string(threads_));
     }
-    loop_ = std::make_unique<event_loop>();
-    loop_->set_debug(options.debug);
+    if (threads_ == 1) {
+        loop_ = std::make_unique<event_loop>();
+    } else {
+        rt_ = std::make_unique<detail::runtime_core>(static_cast<unsigned>(threads_));
+    }
+    get_loop().set_debug(options.debug);
+}
+
+std::vector<worker_stats> runner::stats() const {
+    return rt_ ? rt_->stats() : std::vector<worker_stats>{};
 }
 
 runner::~runner() {
@@ -79,6 +87,15 @@ void runner::cancel_all_tasks() {
 void runner::close() {
     if (closed_) return;
     closed_ = true;
+    if (rt_) {
+        rt_->shutdown();
+        const char* show = std::getenv("WEFT_STATS");
+        if (show != nullptr && *show != '\0' && std::string(show) != "0") {
+            std::fputs(rt_->stats_report().c_str(), stderr);
+        }
+        rt_.reset();  // joins nothing (already stopped) and closes the workers' loops
+        return;
+    }
     try {
         cancel_all_tasks();
     } catch (...) {

@@ -23,9 +23,9 @@ std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept {
 void task_record::wake() noexcept {
     event_loop* cur = tls_ctx.loop;
     if (WEFT_LIKELY(cur == loop_)) {
-        cur->push_ready(event_loop::tag_task(this));
+        cur->push_wake(event_loop::tag_task(this));
     } else {
-        loop_->push_remote(event_loop::tag_task(this));
+        event_loop::schedule(loop_, event_loop::tag_task(this), true);
     }
 }
 
@@ -33,6 +33,7 @@ void task_record::run_step() {
     thread_context& ctx = tls_ctx;
     task_record* outer = ctx.current_task;
     ctx.current_task = this;
+    ctx.budget = ctx.loop != nullptr && ctx.loop->worker() != nullptr ? coop_budget : 1 << 30;
     std::uint32_t fl = flags(std::memory_order_relaxed);
     if (WEFT_UNLIKELY(!(fl & f_started))) {
         flags_.fetch_or(f_started, std::memory_order_relaxed);
@@ -80,17 +81,10 @@ bool task_record::request_cancel(const std::string* message) {
     return true;
 }
 
-void task_record::cancel_hook_now() noexcept {
-    std::uintptr_t w = lock_hook_word();
-    if (flags(std::memory_order_relaxed) & f_must_cancel) {
-        auto* hook = reinterpret_cast<cancel_hook*>(w);
-        const future_extras* ex = extras_;
-        const std::string* msg = (ex && ex->has_cancel_message) ? &ex->cancel_message : nullptr;
-        if (hook != nullptr && hook->cancel(hook, msg)) {
-            flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
-        }
-    }
-    unlock_hook_word(w);
+void task_record::cancel_hook_locked(cancel_hook* hook) noexcept {
+    const future_extras* ex = extras_;
+    const std::string* msg = (ex && ex->has_cancel_message) ? &ex->cancel_message : nullptr;
+    if (hook->cancel(hook, msg)) flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
 }
 
 void task_record::consume_must_cancel() {
@@ -165,8 +159,9 @@ void task_record::complete_root() noexcept {
     }
     try_claim();  // nobody else completes a task: always wins
     publish(outcome);
-    loop_->unregister_task(this);
-    release();  // the running reference; may destroy the frame
+    // Leave the registry and drop the running reference, which may destroy
+    // the frame. Finished on another worker, the home worker does both.
+    if (loop_->unregister_task(this)) release();
 }
 
 void task_promise_base::unhandled_exception() noexcept {

@@ -1,12 +1,14 @@
-// weft::event_loop: asyncio's event loop.
+// weft::event_loop: asyncio's event loop, and in Go mode one worker of the
+// runtime.
 //
-// One loop runs on one thread. Each iteration does what asyncio's _run_once
-// does, in this order (see event_loop::run_once, one function top to bottom):
+// Single-thread (asyncio) mode. One loop runs on one thread. Each iteration
+// does what asyncio's _run_once does, in this order (event_loop::run_once,
+// one function, top to bottom):
 //
 //   1. drop cancelled timers from the front of the timer heap;
 //   2. poll for I/O, waiting only if nothing is ready: until the next timer,
-//      or indefinitely when there is none (another thread's call_soon_threadsafe
-//      wakes the wait through an eventfd);
+//      or indefinitely when there is none (another thread's
+//      call_soon_threadsafe wakes the wait through an eventfd);
 //   3. move every timer that is due to the ready queue;
 //   4. run exactly the callbacks and task steps that were ready when step 4
 //      began; what they schedule runs in the next iteration.
@@ -14,6 +16,12 @@
 // Tasks, futures, sleep and the combinators all schedule through this queue
 // the way asyncio does, which is what makes a program's trace the same as its
 // Python twin's (tests/conformance pins that down).
+//
+// Go mode. Each worker thread of the runtime drives one event_loop, with its
+// own timers and poller, but its ready queue is a bounded lock-free local
+// queue plus a runnext slot, and idle workers steal from each other (see
+// event_loop::run_worker in worker.cpp). What a program sees through this
+// class is the same in both modes: get_running_loop() is the worker it is on.
 #pragma once
 
 #include <atomic>
@@ -32,12 +40,15 @@
 #include <weft/detail/ring_queue.hpp>
 #include <weft/detail/thread_context.hpp>
 #include <weft/detail/timer_heap.hpp>
+#include <weft/detail/worker_state.hpp>
 
 namespace weft {
 
 namespace detail {
 class task_record;
 struct remote_queue;
+class runtime_core;
+struct loop_settings;
 }  // namespace detail
 
 template <class T>
@@ -47,7 +58,7 @@ class task_handle;
 
 // asyncio.Handle: a scheduled callback that can be cancelled before it runs.
 class handle {
-  public:
+public:
     handle() noexcept = default;
     explicit handle(detail::callback_base* cb) noexcept : cb_(cb) {}  // adopts a reference
     handle(const handle& o) noexcept : cb_(o.cb_) {
@@ -69,13 +80,13 @@ class handle {
     }
     explicit operator bool() const noexcept { return cb_ != nullptr; }
 
-  protected:
+protected:
     detail::callback_base* cb_ = nullptr;
 };
 
 // asyncio.TimerHandle: adds the deadline, in the loop's time() seconds.
 class timer_handle : public handle {
-  public:
+public:
     using handle::handle;
     double when() const noexcept { return cb_ ? static_cast<double>(cb_->when) * 1e-9 : 0.0; }
 };
@@ -91,7 +102,8 @@ class event_loop;
 using exception_handler = std::function<void(event_loop&, const exception_context&)>;
 
 class event_loop {
-  public:
+public:
+    // A loop for single-thread (asyncio) mode.
     event_loop();
     ~event_loop();
     event_loop(const event_loop&) = delete;
@@ -103,15 +115,18 @@ class event_loop {
 
     // ---- callbacks. `f` is any callable taking no arguments (bind arguments
     // with a lambda). Exceptions escaping it go to the exception handler.
+    // Like asyncio's, these are for the loop's own thread (in Go mode: any
+    // worker of the runtime); another thread gets std::logic_error and should
+    // use call_soon_threadsafe.
     template <class F>
     handle call_soon(F&& f) {
-        check_open("call_soon");
+        event_loop& l = here("call_soon");
         auto* cb = detail::make_callback(std::forward<F>(f), 2);
-        ready_.push_back(tag_callback(cb));
+        l.push_ready(tag_callback(cb));
         return handle(cb);
     }
-    // The only method that may be called from another thread: queues `f` and
-    // wakes the loop if it is waiting.
+    // The one method for any thread: queues `f` and wakes the loop if it is
+    // waiting.
     template <class F>
     handle call_soon_threadsafe(F&& f) {
         auto* cb = detail::make_callback(std::forward<F>(f), 2);
@@ -135,37 +150,42 @@ class event_loop {
     }
 
     // ---- tasks (defined in task_handle.hpp)
-    // Schedules `t` on this loop; it starts at the next iteration.
+    // Schedules `t`; it starts at the next iteration (asyncio mode) or as soon
+    // as a worker is free (Go mode).
     template <class T>
     task_handle<T> create_task(task<T> t, std::string name = {});
     // Runs the loop until the task completes; returns its result or rethrows.
+    // Single-thread mode only (use weft::run for Go mode).
     template <class T>
     T run_until_complete(task<T> t);
     template <class T>
     T run_until_complete(task_handle<T> h);
 
-    // ---- running
+    // ---- running (single-thread mode)
     // Runs until stop() is called.
     void run_forever();
     // Runs iterations until `done()` is true (checked before each) or stop().
     void run_until(const std::function<bool()>& done);
     // Runs one iteration of the loop (asyncio's _run_once).
     void run_once();
-    // Stops run_forever() after the current iteration.
+    // Stops run_forever() after the current iteration (in Go mode: stops the
+    // whole runtime once the main task is done).
     void stop() noexcept { stopping_ = true; }
     bool is_running() const noexcept { return running_; }
     bool is_closed() const noexcept { return closed_; }
-    // Releases everything the loop holds. A task still pending is destroyed
-    // and reported ("Task was destroyed but it is pending!"). Raises if running.
+    // Releases everything the loop holds. A task still pending is reported
+    // ("Task was destroyed but it is pending!"), completed as cancelled and
+    // destroyed once no handle holds it. Raises if running.
     void close();
 
-    // ---- debug mode and error reporting
-    void set_debug(bool on) noexcept { debug_ = on; }
-    bool get_debug() const noexcept { return debug_; }
+    // ---- debug mode and error reporting (in Go mode, shared by all workers)
+    void set_debug(bool on) noexcept;
+    bool get_debug() const noexcept;
     // In debug mode a callback or task step slower than this is reported.
-    void set_slow_callback_duration(double seconds) noexcept { slow_callback_s_ = seconds; }
-    double slow_callback_duration() const noexcept { return slow_callback_s_; }
-    void set_exception_handler(exception_handler h) { handler_ = std::move(h); }
+    void set_slow_callback_duration(double seconds) noexcept;
+    double slow_callback_duration() const noexcept;
+    // In Go mode the handler may be called from several workers at once.
+    void set_exception_handler(exception_handler h);
     // Runs the handler (or the default one) on `ctx`; never throws.
     void call_exception_handler(const exception_context& ctx) noexcept;
     // Writes the context to stderr.
@@ -178,10 +198,33 @@ class event_loop {
     static std::uintptr_t tag_callback(detail::callback_base* cb) noexcept {
         return reinterpret_cast<std::uintptr_t>(cb) | 1u;
     }
-    // Queues a ready item. On this loop's thread only.
+    // On this loop's thread: a task just spawned or woken. Go mode puts it in
+    // the runnext slot (the task it displaces goes to the queue), asyncio
+    // mode at the back of the ready queue.
+    void push_wake(std::uintptr_t item) {
+        if (!worker_) return ready_.push_back(item);
+        detail::worker_state& w = *worker_;
+        std::uintptr_t old = w.runnext;
+        w.runnext = item;
+        if (old != 0) push_local(old);
+    }
+    // On this loop's thread: at the back of the ready queue, behind other
+    // ready work, in FIFO order (callbacks, yields, due timers). In Go mode
+    // this is the worker's own FIFO, which it runs when its deque is empty
+    // and every 61 ticks, and hands to the global queue when it grows while
+    // other workers are idle.
     void push_ready(std::uintptr_t item) { ready_.push_back(item); }
-    // Queues a ready item from any thread and wakes the loop if it waits.
+    // From any thread: queues the item and wakes the loop (Go mode: the
+    // runtime's global queue, and a parked worker).
     void push_remote(std::uintptr_t item);
+    // Schedules `item` from whatever thread this is: on this thread's loop if
+    // it belongs to the same scheduler as `home`, else remotely through
+    // `home`. `wake` chooses push_wake over push_ready.
+    static void schedule(event_loop* home, std::uintptr_t item, bool wake);
+    // The loop an API call on `this` should act on from this thread: `this`,
+    // or in Go mode the worker this thread drives. Raises std::logic_error
+    // naming `what` when called from a thread that may not touch the loop.
+    event_loop& here(const char* what);
     // Adds a timer (the heap takes the caller's reference to `cb`).
     void add_timer(detail::callback_base* cb, std::int64_t when_ns);
     // Counts a cancelled timer, for compaction.
@@ -189,24 +232,39 @@ class event_loop {
         cancelled_timers_.fetch_add(1, std::memory_order_relaxed);
     }
     detail::poller& poller() noexcept { return poller_; }
-    // The registry of live tasks (all_tasks()).
+    // The registry of live tasks (all_tasks()). register_task on this loop's
+    // thread; unregister_task from any thread: returns false when the task
+    // was queued for this loop to unlink later (it then releases it).
     void register_task(detail::task_record* t) noexcept;
-    void unregister_task(detail::task_record* t) noexcept;
+    bool unregister_task(detail::task_record* t) noexcept;
     std::vector<detail::task_record*> live_tasks() const;
     std::size_t ready_count() const noexcept { return ready_.size(); }
+
+    // Go mode: the runtime this loop is a worker of (null in asyncio mode).
+    detail::runtime_core* runtime() const noexcept { return rt_; }
+    unsigned worker_index() const noexcept { return index_; }
+    bool same_scheduler(const event_loop* other) const noexcept {
+        return other != nullptr && group_ == other->group_;
+    }
+    detail::worker_state* worker() noexcept { return worker_.get(); }
 
     // The loop running on this thread, or null.
     static event_loop* current() noexcept { return detail::tls_ctx.loop; }
 
-  private:
+private:
+    friend class detail::runtime_core;
+    // A worker of a Go-mode runtime.
+    event_loop(detail::runtime_core* rt, unsigned index, detail::loop_settings* shared);
+    void init_wakeup();
+
     static std::int64_t seconds_to_ns(double s) noexcept {
         return s > 0 ? static_cast<std::int64_t>(s * 1e9) : 0;
     }
     template <class F>
     timer_handle call_at_ns(std::int64_t when_ns, F&& f) {
-        check_open("call_later");
+        event_loop& l = here("call_later");
         auto* cb = detail::make_callback(std::forward<F>(f), 2);
-        add_timer(cb, when_ns);
+        l.add_timer(cb, when_ns);
         return timer_handle(cb);
     }
     void check_open(const char* what) const;
@@ -215,6 +273,22 @@ class event_loop {
     void drain_remote();
     void report_slow(detail::task_record* t, double seconds);
     static void on_wakeup_fd(detail::poll_target* self, std::uint32_t events) noexcept;
+    // Runs the timers that are due: asyncio mode moves them to the ready
+    // queue; Go mode pushes them to the local queue. Returns how many.
+    std::size_t collect_due_timers();
+    void drop_cancelled_timers();
+    std::int64_t next_timer_timeout() const;
+
+    // ---- Go mode (worker.cpp)
+    void push_local(std::uintptr_t item);
+    void run_worker();
+    std::uintptr_t next_local();
+    std::uintptr_t find_work();
+    std::uintptr_t steal_work();
+    void park();
+    void maintenance();
+    void drain_unlinks() noexcept;
+    void wake_thread() noexcept;  // makes a parked worker's wait return
 
     detail::ring_queue<std::uintptr_t> ready_;
     detail::timer_heap timers_;
@@ -232,9 +306,16 @@ class event_loop {
     detail::task_record* tasks_head_ = nullptr;  // registry of live tasks
     std::size_t task_count_ = 0;
 
-    exception_handler handler_;
-    double slow_callback_s_ = 0.1;
-    bool debug_ = false;
+    // Settings: its own in asyncio mode, the runtime's in Go mode.
+    std::unique_ptr<detail::loop_settings> own_settings_;
+    detail::loop_settings* settings_;
+
+    // Go mode.
+    detail::runtime_core* rt_ = nullptr;
+    unsigned index_ = 0;
+    const void* group_;  // loops that may run each other's tasks share it
+    std::unique_ptr<detail::worker_state> worker_;
+
     bool stopping_ = false;
     bool running_ = false;
     bool closed_ = false;

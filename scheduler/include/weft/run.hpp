@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <weft/detail/runtime_core.hpp>
 #include <weft/event_loop.hpp>
 #include <weft/task.hpp>
 #include <weft/task_handle.hpp>
@@ -19,7 +20,8 @@
 namespace weft {
 
 struct run_options {
-    // Worker threads. 1 runs asyncio's model on the calling thread. 0 means
+    // Worker threads. 1 runs asyncio's model on the calling thread; N > 1
+    // runs Go's model on N worker threads (the calling thread waits). 0 means
     // "not given": the WEFT_THREADS environment variable decides, else 1.
     int threads = 0;
     // asyncio's debug mode: slow steps are reported, with the task's name.
@@ -31,31 +33,44 @@ struct run_options {
 int resolve_threads(const run_options& options);
 
 class runner {
-  public:
+public:
     explicit runner(run_options options = {});
     ~runner();
     runner(const runner&) = delete;
     runner& operator=(const runner&) = delete;
 
-    // Runs `main` on this runner's loop until it completes.
+    // Runs `main` until it completes; returns its result or rethrows.
     template <class T>
     T run(task<T> main) {
         prepare_run();
-        return loop_->run_until_complete(loop_->create_task(std::move(main)));
+        if (!rt_) return loop_->run_until_complete(loop_->create_task(std::move(main)));
+        task_handle<T> h = rt_->main_loop().create_task(std::move(main));
+        rt_->run(h.record());
+        if constexpr (std::is_void_v<T> || std::is_reference_v<T>) {
+            return h.result();
+        } else {
+            return std::move(h.result());
+        }
     }
 
-    // Cancels the tasks that are still pending, runs the loop until their
-    // cleanup is done, and closes the loop. Called by the destructor.
+    // Cancels the tasks that are still pending, runs until their cleanup is
+    // done, and closes the loop(s). Called by the destructor. With
+    // WEFT_STATS=1 in the environment, Go mode prints its metrics here.
     void close();
 
-    event_loop& get_loop() { return *loop_; }
+    // The loop (single-thread mode) or the first worker's loop (Go mode),
+    // for settings such as the exception handler, shared by all workers.
+    event_loop& get_loop() { return rt_ ? rt_->main_loop() : *loop_; }
     int threads() const noexcept { return threads_; }
+    // Go mode's per-worker metrics, readable while it runs; empty otherwise.
+    std::vector<worker_stats> stats() const;
 
-  private:
+private:
     void prepare_run();
     void cancel_all_tasks();
 
     std::unique_ptr<event_loop> loop_;
+    std::unique_ptr<detail::runtime_core> rt_;
     int threads_ = 1;
     bool closed_ = false;
 };

@@ -49,13 +49,14 @@ struct sleep_timer final : callback_base, pooled {
 };
 
 class sleep_awaiter_base : public cancel_hook {
-  public:
+public:
     explicit sleep_awaiter_base(std::int64_t delay_ns) noexcept : delay_ns_(delay_ns) {}
     sleep_awaiter_base(const sleep_awaiter_base&) = delete;
     sleep_awaiter_base& operator=(const sleep_awaiter_base&) = delete;
     ~sleep_awaiter_base() {
         if (timer_ != nullptr) {
             // Torn down while waiting (loop close): stop the timer.
+            self_->clear_hook(this);
             timer_->cancelled.store(true, std::memory_order_relaxed);
             timer_->release();
         }
@@ -70,20 +71,25 @@ class sleep_awaiter_base : public cancel_hook {
         if (delay_ns_ <= 0) {
             // asyncio's sleep(0): a bare yield; the task goes to the back of
             // the ready queue. No hook: a cancel sets must_cancel instead.
+            // Nothing may touch `this` after the push: in Go mode another
+            // worker can resume the task at once.
             loop.push_ready(event_loop::tag_task(&t));
             return;
         }
         self_ = &t;
         timer_ = new sleep_timer(&t);
         cancel = &cancel_sleep;
-        t.set_hook(this);
+        // The timer first: it can only fire on this thread, later. Then the
+        // hook, which lets a cancel from another worker wake the task, so it
+        // is the last thing here that touches `this`.
         loop.add_timer(timer_, event_loop::time_ns() + delay_ns_);  // takes one reference
+        t.set_hook(this);
     }
 
-  protected:
+protected:
     void finish_sleep() {
         if (timer_ != nullptr) {
-            self_->clear_hook();
+            self_->clear_hook(this);
             bool was_cancelled =
                 timer_->state.load(std::memory_order_acquire) == sleep_timer::cancelled_by_task;
             timer_->release();
@@ -96,7 +102,7 @@ class sleep_awaiter_base : public cancel_hook {
         check_cancelled();
     }
 
-  private:
+private:
     static bool cancel_sleep(cancel_hook* h, const std::string* message) {
         auto* self = static_cast<sleep_awaiter_base*>(h);
         sleep_timer* timer = self->timer_;
@@ -120,7 +126,7 @@ class sleep_awaiter_base : public cancel_hook {
 
 template <class T>
 class sleep_awaiter : public sleep_awaiter_base {
-  public:
+public:
     sleep_awaiter(std::int64_t delay_ns, T value)
         : sleep_awaiter_base(delay_ns), value_(std::move(value)) {}
     T await_resume() {
@@ -128,13 +134,13 @@ class sleep_awaiter : public sleep_awaiter_base {
         return std::move(value_);
     }
 
-  private:
+private:
     T value_;
 };
 
 template <>
 class sleep_awaiter<void> : public sleep_awaiter_base {
-  public:
+public:
     using sleep_awaiter_base::sleep_awaiter_base;
     void await_resume() { finish_sleep(); }
 };

@@ -56,7 +56,7 @@ struct result_slot<void> {
 
 // Everything a task promise does that does not depend on T.
 class task_promise_base : public task_record {
-  public:
+public:
     explicit task_promise_base(const future_ops* ops) noexcept
         : task_record(ops, nullptr, 1, f_is_task) {}
 
@@ -99,7 +99,7 @@ class task_promise_base : public task_record {
 
 template <class T>
 class task_promise final : public task_promise_base {
-  public:
+public:
     task_promise() noexcept : task_promise_base(&ops) {}
     ~task_promise() {
         if (flags(std::memory_order_relaxed) & f_has_value) slot_.destroy();
@@ -117,7 +117,7 @@ class task_promise final : public task_promise_base {
 
     static const future_ops ops;
 
-  private:
+private:
     static void destroy_frame(future_core* f) noexcept {
         auto* p = static_cast<task_promise*>(static_cast<task_record*>(f));
         std::coroutine_handle<task_promise>::from_promise(*p).destroy();
@@ -136,13 +136,13 @@ inline const future_ops task_promise<T>::ops{&task_promise<T>::destroy_frame,
 // `co_return;` for task<void>.
 template <>
 class task_promise<void> final : public task_promise_base {
-  public:
+public:
     task_promise() noexcept : task_promise_base(&ops) {}
     task<void> get_return_object() noexcept;
     void return_void() noexcept {}
     static const future_ops ops;
 
-  private:
+private:
     static void destroy_frame(future_core* f) noexcept {
         auto* p = static_cast<task_promise*>(static_cast<task_record*>(f));
         std::coroutine_handle<task_promise>::from_promise(*p).destroy();
@@ -159,7 +159,7 @@ inline const future_ops task_promise<void>::ops{&task_promise<void>::destroy_fra
 
 template <class T>
 class [[nodiscard]] task {
-  public:
+public:
     using promise_type = detail::task_promise<T>;
     using value_type = T;
 
@@ -217,7 +217,7 @@ class [[nodiscard]] task {
     awaiter operator co_await() && noexcept { return awaiter{h_}; }
     awaiter operator co_await() & noexcept { return awaiter{h_}; }
 
-  private:
+private:
     void reset() noexcept {
         if (h_) std::exchange(h_, {}).destroy();
     }

@@ -26,7 +26,7 @@ namespace weft {
 
 // A handle to a task of any result type: everything but the result.
 class task_ref {
-  public:
+public:
     task_ref() noexcept = default;
     task_ref(const task_ref& o) noexcept : rec_(o.rec_) {
         if (rec_) rec_->add_ref();
@@ -96,7 +96,7 @@ class task_ref {
 
     detail::task_record* record() const noexcept { return rec_; }
 
-  protected:
+protected:
     explicit task_ref(detail::task_record* adopted) noexcept : rec_(adopted) {}
     detail::task_record& rec() const {
         if (WEFT_UNLIKELY(rec_ == nullptr)) throw invalid_state_error("weft: empty task handle");
@@ -107,7 +107,7 @@ class task_ref {
 
 template <class T>
 class task_handle : public task_ref {
-  public:
+public:
     using value_type = T;
     task_handle() noexcept = default;
 
@@ -151,7 +151,7 @@ class task_handle : public task_ref {
     awaiter operator co_await() const& noexcept { return awaiter(&rec()); }
     move_awaiter operator co_await() && noexcept { return move_awaiter(&rec()); }
 
-  private:
+private:
     explicit task_handle(detail::task_promise<T>* p) noexcept : task_ref(p) {}
     detail::task_promise<T>& promise() const {
         return static_cast<detail::task_promise<T>&>(rec());
@@ -173,18 +173,20 @@ task_handle<T> spawn(task<T> t, std::string name = {}) {
 
 template <class T>
 task_handle<T> event_loop::create_task(task<T> t, std::string name) {
-    check_open("create_task");
+    event_loop& loop = here("create_task");  // in Go mode: the worker we are on
     auto h = t.release();
     if (!h) throw invalid_state_error("weft::create_task: the task is empty (moved from?)");
     detail::task_promise<T>& p = h.promise();
     if (p.flags(std::memory_order_relaxed) & detail::f_spawned) {
         throw invalid_state_error("weft::create_task: this task is already scheduled");
     }
-    p.start_as_task(this, h);
+    p.start_as_task(&loop, h);
     if (!name.empty()) p.set_name(std::move(name));
-    register_task(&p);
-    push_ready(tag_task(&p));
-    return task_handle<T>::adopt(&p);
+    loop.register_task(&p);
+    // asyncio: call_soon(task.__step); Go: newproc puts it in runnext.
+    auto handle = task_handle<T>::adopt(&p);
+    loop.push_wake(tag_task(&p));
+    return handle;
 }
 
 template <class T>

@@ -10,13 +10,14 @@
 
 #include <weft/detail/future_core.hpp>
 #include <weft/detail/task_record.hpp>
+#include <weft/event_loop.hpp>
 
 namespace weft::detail {
 
 // A counted reference to a future or task of unknown type, handed to the
 // runtime's own done-callbacks.
 class core_ref {
-  public:
+public:
     static core_ref from_core(future_core* f) noexcept {
         f->add_ref();
         return core_ref(f);
@@ -28,7 +29,7 @@ class core_ref {
     }
     future_core* get() const noexcept { return f_; }
 
-  private:
+private:
     explicit core_ref(future_core* f) noexcept : f_(f) {}
     future_core* f_;
 };
@@ -86,7 +87,7 @@ std::size_t remove_done_callback(future_core* f, const F& fn) {
 }
 
 class completion_awaiter : public done_node, public cancel_hook {
-  public:
+public:
     explicit completion_awaiter(future_core* target) noexcept : target_(target) {}
     completion_awaiter(const completion_awaiter&) = delete;
     completion_awaiter& operator=(const completion_awaiter&) = delete;
@@ -94,33 +95,40 @@ class completion_awaiter : public done_node, public cancel_hook {
         // Destroyed while still waiting (a pending task's frame torn down at
         // loop close): leave the target's list so it never touches us.
         if (WEFT_UNLIKELY(self_ != nullptr)) {
+            self_->clear_hook(this);
             target_->remove_done_node(this);
         }
     }
 
-    bool await_ready() const noexcept { return target_->done(); }
+    // Done already: no suspension (in Go mode, until the cooperative budget
+    // runs out, when the task yields once so others can run).
+    bool await_ready() const noexcept { return target_->done() && consume_budget(); }
 
     bool await_suspend(std::coroutine_handle<> h) {
         task_record& t = current_task_for_await("a future or task");
         t.link = h;
+        if (target_->done()) {
+            event_loop::current()->push_ready(event_loop::tag_task(&t));  // yield
+            return true;
+        }
         self_ = &t;
         on_done = &fire;
         cancel = &cancel_target;
         t.set_hook(this);  // from here a cancel of the awaiting task reaches the target
         if (!target_->add_done_node(this)) {
-            t.clear_hook();
+            t.clear_hook(this);
             self_ = nullptr;
             return false;  // completed meanwhile: go on without suspending
         }
         return true;
     }
 
-  protected:
+protected:
     // Common part of await_resume: leave the hook, honour a pending cancel,
     // and rethrow the target's cancellation or exception.
     void finish_wait() {
         if (self_ != nullptr) {
-            self_->clear_hook();
+            self_->clear_hook(this);
             self_ = nullptr;
         }
         check_cancelled();
@@ -129,7 +137,7 @@ class completion_awaiter : public done_node, public cancel_hook {
 
     future_core* target_;
 
-  private:
+private:
     static void fire(done_node* n, future_core*) noexcept {
         auto* a = static_cast<completion_awaiter*>(n);
         a->self_->wake();  // the awaiter may be gone from here on

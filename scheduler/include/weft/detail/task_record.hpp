@@ -33,7 +33,7 @@ struct cancel_hook {
 };
 
 class task_record : public future_core {
-  public:
+public:
     using future_core::future_core;
 
     // For the root: the innermost suspended coroutine of the task, which a
@@ -50,27 +50,52 @@ class task_record : public future_core {
     // ---- cancellation
     // asyncio Task.cancel(msg).
     bool request_cancel(const std::string* message);
-    // Called by a suspending awaiter, before its wait can complete.
+    // Called by a suspending awaiter, before its wait can complete. Replaces
+    // whatever hook is there: in `co_await a + co_await b` a compiler may run
+    // b's await_suspend before a's await_resume (the operands' evaluations
+    // may overlap), so a resumed awaiter's hook can still be in place.
+    //
+    // The hook is installed with the lock bit held and the lock is released
+    // by the last store: once a canceller can see the hook it may wake the
+    // task, which may then finish and be freed on another worker, so nothing
+    // here may touch the task after that store.
     void set_hook(cancel_hook* h) noexcept {
         auto word = reinterpret_cast<std::uintptr_t>(h);
-        std::uintptr_t expected = 0;
-        // acquire: pairs with a canceller's release in unlock, so a must_cancel
-        // it set is visible below; release: the hook's fields are published.
-        while (!hook_word_.compare_exchange_weak(expected, word, std::memory_order_acq_rel,
+        std::uintptr_t cur = hook_word_.load(std::memory_order_relaxed);
+        for (;;) {
+            if (cur & lock_bit) {  // a canceller is at work: wait for it
+                __builtin_ia32_pause();
+                cur = hook_word_.load(std::memory_order_relaxed);
+                continue;
+            }
+            // acquire: pairs with a canceller's release in unlock, so a
+            // must_cancel it set is visible below.
+            if (hook_word_.compare_exchange_weak(cur, word | lock_bit, std::memory_order_acquire,
                                                  std::memory_order_relaxed)) {
-            expected = 0;
-            __builtin_ia32_pause();
+                break;
+            }
         }
-        if (WEFT_UNLIKELY(flags(std::memory_order_relaxed) & f_must_cancel)) cancel_hook_now();
+        if (WEFT_UNLIKELY(flags(std::memory_order_relaxed) & f_must_cancel)) cancel_hook_locked(h);
+        unlock_hook_word(word);  // publishes the hook; the task is not ours after this
     }
-    // Called by the awaiter when the task resumes, before the hook dies.
-    void clear_hook() noexcept {
-        std::uintptr_t expected = hook_word_.load(std::memory_order_relaxed) & ~lock_bit;
-        // acquire: a canceller's writes made under the lock are seen after it.
-        while (!hook_word_.compare_exchange_weak(expected, 0, std::memory_order_acquire,
+    // Called by the awaiter when the task resumes (or its frame is torn
+    // down), before the hook dies: removes `h` unless a later awaiter of the
+    // task has replaced it. Waits out a canceller that may be using it.
+    void clear_hook(cancel_hook* h) noexcept {
+        auto mine = reinterpret_cast<std::uintptr_t>(h);
+        std::uintptr_t cur = hook_word_.load(std::memory_order_relaxed);
+        for (;;) {
+            if (cur & lock_bit) {
+                __builtin_ia32_pause();
+                cur = hook_word_.load(std::memory_order_relaxed);
+                continue;
+            }
+            if (cur != mine) return;  // not ours (any more)
+            // acquire: a canceller's writes made under the lock are seen.
+            if (hook_word_.compare_exchange_weak(cur, 0, std::memory_order_acquire,
                                                  std::memory_order_relaxed)) {
-            expected &= ~lock_bit;
-            __builtin_ia32_pause();
+                return;
+            }
         }
     }
     // The check every weft awaitable makes when it resumes: throws
@@ -96,18 +121,26 @@ class task_record : public future_core {
     // done-list, leave the registry, drop the running reference.
     void complete_root() noexcept;
 
+    // Once a task is done its `link` is free: it chains the task into its
+    // home worker's stack of tasks to unlink (event_loop::unregister_task).
+    task_record* unlink_next() const noexcept { return static_cast<task_record*>(link.address()); }
+    void set_unlink_next(task_record* next) noexcept {
+        link = std::coroutine_handle<>::from_address(next);
+    }
+
     static task_record* current() noexcept { return tls_ctx.current_task; }
 
-  protected:
+protected:
     static constexpr std::uintptr_t lock_bit = 1;
     std::uintptr_t lock_hook_word() noexcept;
     void unlock_hook_word(std::uintptr_t value) noexcept {
         // release: pairs with the acquire of set_hook/clear_hook/lock.
         hook_word_.store(value, std::memory_order_release);
     }
-    void cancel_hook_now() noexcept;
+    // asyncio: suspending with a cancel pending cancels the new wait at once.
+    void cancel_hook_locked(cancel_hook* h) noexcept;
 
-  private:
+private:
     std::atomic<std::uintptr_t> hook_word_{0};
 };
 

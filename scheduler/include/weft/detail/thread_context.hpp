@@ -24,9 +24,17 @@ struct thread_context {
     // next coroutine in `bounce` and returns to the driver, which resumes it.
     char* stack_limit;
     void* bounce;
+    // Go mode's cooperative budget for the running step: awaits of things
+    // that are already complete spend it, and yield once it is gone.
+    int budget;
 };
 
 extern __thread thread_context tls_ctx;
+
+// Spends one unit of the cooperative budget; false when it is used up.
+inline bool consume_budget() noexcept {
+    return --tls_ctx.budget > 0;
+}
 
 // How far a chain of transfers may grow the stack before bouncing. Small
 // against an 8 MiB main-thread stack and the 8 MiB stacks weft gives workers.

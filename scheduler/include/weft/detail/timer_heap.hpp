@@ -12,7 +12,7 @@
 namespace weft::detail {
 
 class timer_heap {
-  public:
+public:
     struct entry {
         std::int64_t when;  // loop clock, ns
         std::uint64_t seq;  // insertion order among equal deadlines
@@ -39,7 +39,7 @@ class timer_heap {
     // Releases every entry (loop close).
     void clear() noexcept;
 
-  private:
+private:
     static bool before(const entry& a, const entry& b) noexcept {
         return a.when < b.when || (a.when == b.when && a.seq < b.seq);
     }

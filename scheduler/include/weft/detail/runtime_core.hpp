@@ -1,0 +1,119 @@
+// The Go-mode runtime: N workers, each an event_loop on its own thread (the
+// first on the thread that calls run), a global injection queue, and the idle
+// protocol that parks and wakes workers.
+//
+// Work reaches a worker in four ways: its own spawns and wake-ups (runnext
+// and the local queue), the global queue (work from outside threads and
+// overflow from full local queues), stealing half of another worker's local
+// queue, and its own timers and poller. See event_loop::run_worker.
+//
+// Shutdown, as asyncio.run does it: when the main task is done, every worker
+// cancels the tasks registered with it, and all keep running until those have
+// finished their cleanup; then the workers stop and their threads are joined.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <weft/detail/idle.hpp>
+#include <weft/event_loop.hpp>
+
+namespace weft {
+
+// Counters of one worker, readable while it runs (the runtime metrics).
+struct worker_stats {
+    std::uint64_t tasks_run = 0;        // task steps and callbacks run
+    std::uint64_t steal_attempts = 0;   // victims tried
+    std::uint64_t steal_successes = 0;  // tries that got something
+    std::uint64_t tasks_stolen = 0;     // items taken by those
+    std::uint64_t parks = 0;
+    std::uint64_t unparks = 0;
+    std::uint64_t injection_pulls = 0;  // items taken from the global queue
+    std::uint64_t overflows = 0;        // times half the local queue went global
+    std::uint64_t local_queue_depth = 0;
+    std::uint64_t busy_ns = 0;  // time not parked
+};
+
+namespace detail {
+
+struct loop_settings {
+    std::atomic<bool> debug{false};
+    std::atomic<double> slow_s{0.1};
+    std::mutex mutex;
+    exception_handler handler;
+};
+
+class runtime_core {
+public:
+    explicit runtime_core(unsigned workers);
+    ~runtime_core();
+    runtime_core(const runtime_core&) = delete;
+    runtime_core& operator=(const runtime_core&) = delete;
+
+    unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
+    event_loop& worker(unsigned i) noexcept { return *workers_[i]; }
+    // Worker 0, which run() drives on the calling thread.
+    event_loop& main_loop() noexcept { return *workers_[0]; }
+
+    // Runs every worker until `main` (a task registered on a worker) is
+    // done, then stops them. The calling thread only waits.
+    void run(task_record* main);
+    // asyncio.run's ending: cancels the tasks still pending, runs the
+    // workers until their cleanup is done, stops them, and reports failures
+    // of those tasks to the exception handler.
+    void shutdown();
+    bool started() const noexcept { return started_.load(std::memory_order_acquire); }
+
+    // ---- scheduling
+    // From any thread: queues `item` globally and wakes a worker if needed.
+    void inject(std::uintptr_t item);
+    void inject_batch(const std::uintptr_t* items, std::size_t n);
+    // A worker takes a batch from the global queue into `into`'s local queue
+    // and returns one item to run, or 0.
+    std::uintptr_t pop_global(event_loop& into);
+    bool global_empty() const noexcept;
+    // Wakes a parked worker if the idle protocol says one is needed.
+    void notify_parked();
+    // Rule 5 of idle.hpp: the last searcher, having parked, looks at every
+    // queue once more and wakes someone if there is work.
+    void notify_if_work_pending();
+    detail::idle& idle() noexcept { return idle_; }
+
+    // ---- lifecycle, as seen by workers
+    bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
+    // Cancellation rounds of the shutdown started so far (0 while running).
+    unsigned cancel_round() const noexcept { return cancel_round_.load(std::memory_order_acquire); }
+    // A worker cancels its own leftover tasks in a shutdown round.
+    void cancel_leftovers(event_loop& w);
+
+    std::vector<worker_stats> stats() const;
+    std::string stats_report() const;
+    loop_settings& settings() noexcept { return settings_; }
+
+private:
+    void worker_main(unsigned index);
+    void wake_all() noexcept;
+    std::size_t live_tasks() const noexcept;
+
+    loop_settings settings_;
+    std::vector<std::unique_ptr<event_loop>> workers_;
+    std::vector<std::thread> threads_;
+    struct global_queue;
+    std::unique_ptr<global_queue> global_;
+    detail::idle idle_;
+    std::atomic<bool> started_{false};
+    std::atomic<bool> stop_{false};
+    std::atomic<unsigned> cancel_round_{0};
+    // Leftover tasks cancelled at shutdown, to report their failures after.
+    std::mutex leftovers_mutex_;
+    std::vector<task_record*> leftovers_;
+};
+
+}  // namespace detail
+
+}  // namespace weft

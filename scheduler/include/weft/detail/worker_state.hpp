@@ -1,0 +1,77 @@
+// What an event loop adds when it is a worker of a Go-mode runtime: its local
+// run queue, the runnext slot, the counters behind the runtime metrics, and
+// the stack of its tasks that finished on other workers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <weft/detail/work_queue.hpp>
+
+namespace weft::detail {
+
+class task_record;
+
+// Go's runq and Tokio's local queue hold 256. Fork-join code needs more: run
+// depth-first, a task tree of depth d keeps about d*d/2 spawned children
+// waiting (fib(30): ~450), and every overflow sends work through the global
+// queue. 1024 slots (8 KiB) cover trees 40 deep.
+inline constexpr std::uint32_t local_queue_capacity = 1024;
+// How many times in a row a worker may run the task in its runnext slot
+// before it takes one from its queue instead, so that two tasks waking each
+// other cannot starve the rest (Tokio allows 3).
+inline constexpr unsigned max_lifo_streak = 3;
+// Every this many scheduling ticks a busy worker looks at the global queue
+// first, polls its timers and I/O, and tidies up (Go checks its global queue
+// every 61 ticks; 61 is prime, so it does not beat with periodic workloads).
+inline constexpr std::uint32_t maintenance_interval = 61;
+// The cooperative budget: how many awaits of already-complete things a task
+// step may make before one of them yields anyway (Tokio uses 128).
+inline constexpr int coop_budget = 128;
+
+// A counter written by one thread and read by any: increments are a load and
+// a store, not a read-modify-write.
+class stat_counter {
+public:
+    void add(std::uint64_t n = 1) noexcept {
+        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    void set(std::uint64_t n) noexcept { v_.store(n, std::memory_order_relaxed); }
+    std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> v_{0};
+};
+
+struct worker_counters {
+    stat_counter tasks_run;
+    stat_counter steal_attempts;
+    stat_counter steal_successes;
+    stat_counter tasks_stolen;
+    stat_counter parks;
+    stat_counter unparks;
+    stat_counter injection_pulls;
+    stat_counter overflows;
+    stat_counter local_queue_depth;
+    stat_counter busy_ns;
+    stat_counter busy_since;  // loop clock when it last unparked; 0 while parked
+};
+
+struct worker_state {
+    work_queue<local_queue_capacity> local;
+    std::uintptr_t runnext = 0;  // owner only: not stealable, as in Tokio
+    unsigned lifo_streak = 0;
+    std::uint32_t tick = 0;
+    bool searching = false;
+    // Shutdown rounds this worker has done (read by the coordinating thread).
+    std::atomic<unsigned> cancel_round_seen{0};
+    std::uint64_t rng = 0;  // victim selection
+    // Tasks registered here that completed on another worker, waiting to be
+    // unlinked by this one (a lock-free stack; this worker takes it whole).
+    std::atomic<task_record*> unlink_stack{nullptr};
+    // Live tasks registered here (owner writes, anyone reads).
+    std::atomic<std::size_t> live{0};
+    worker_counters counters;
+};
+
+}  // namespace weft::detail
