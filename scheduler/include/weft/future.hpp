@@ -26,7 +26,7 @@ namespace detail {
 
 template <class T>
 class future_state : public future_core, public pooled {
-  public:
+public:
     explicit future_state(event_loop* loop, const future_ops* custom = &ops,
                           std::uint32_t refs = 1) noexcept
         : future_core(custom, loop, refs, 0) {}
@@ -39,7 +39,7 @@ class future_state : public future_core, public pooled {
     }
     static const future_ops ops;
 
-  private:
+private:
     static void destroy(future_core* f) noexcept { delete static_cast<future_state*>(f); }
     static bool cancel_future(future_core* f, const std::string* message) {
         return f->cancel_plain(message);
@@ -55,7 +55,7 @@ inline const future_ops future_state<T>::ops{&future_state<T>::destroy,
 
 template <class T = void>
 class future {
-  public:
+public:
     using value_type = T;
 
     // A new pending future bound to the running loop (or to none: then its
@@ -95,6 +95,32 @@ class future {
                             ? std::uint32_t{detail::f_finished}
                             : std::uint32_t{detail::f_finished | detail::f_has_value});
     }
+    // As set_result, but returns false instead of raising when the future is
+    // already done: for code racing other completers (timers, callbacks on
+    // other workers in Go mode).
+    template <class... A>
+    bool try_set_result(A&&... value) {
+        if (!state_->try_claim()) return false;
+        try {
+            state_->slot().emplace(std::forward<A>(value)...);
+        } catch (...) {
+            state_->set_exception_claimed(std::current_exception());
+            state_->publish(detail::f_finished | detail::f_has_exception);
+            throw;
+        }
+        state_->publish(std::is_void_v<T>
+                            ? std::uint32_t{detail::f_finished}
+                            : std::uint32_t{detail::f_finished | detail::f_has_value});
+        return true;
+    }
+    bool try_set_exception(std::exception_ptr e) {
+        if (!e) throw std::invalid_argument("weft::future::try_set_exception: null exception_ptr");
+        if (!state_->try_claim()) return false;
+        state_->set_exception_claimed(std::move(e));
+        state_->publish(detail::f_finished | detail::f_has_exception);
+        return true;
+    }
+
     void set_exception(std::exception_ptr e) {
         if (!e) throw std::invalid_argument("weft::future::set_exception: null exception_ptr");
         claim("set_exception");
@@ -157,7 +183,7 @@ class future {
     // Adopts a reference to `s` (for futures with their own state type).
     explicit future(detail::future_state<T>* s) noexcept : state_(s) {}
 
-  private:
+private:
     void claim(const char* what) {
         if (!state_->try_claim()) {
             throw invalid_state_error(std::string("weft::future::") + what +

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <mutex>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -36,7 +37,7 @@ inline constexpr return_exceptions_t return_exceptions{};
 // A result or the exception raised in its place.
 template <class T>
 class outcome {
-  public:
+public:
     using stored = detail::stored_t<T>;
     outcome(stored v) : v_(std::move(v)) {}
     outcome(std::exception_ptr e) : v_(std::move(e)) {}
@@ -51,7 +52,7 @@ class outcome {
         return has_value() ? nullptr : std::get<1>(v_);
     }
 
-  private:
+private:
     std::variant<stored, std::exception_ptr> v_;
 };
 
@@ -79,7 +80,7 @@ gathered_t<H, ReturnExceptions> gathered_result(H& h) {
 // `Handles` is a std::tuple of handles or a std::vector of one handle type.
 template <class Result, class Handles, bool ReturnExceptions>
 class gather_state final : public future_state<Result> {
-  public:
+public:
     gather_state(event_loop* loop, Handles handles, std::vector<future_core*> children)
         : future_state<Result>(loop, &ops),
           handles_(std::move(handles)),
@@ -108,7 +109,7 @@ class gather_state final : public future_state<Result> {
 
     static const future_ops ops;
 
-  private:
+private:
     struct callback {
         gather_state* st;
         callback(gather_state* s) noexcept : st(s) {}
@@ -127,7 +128,10 @@ class gather_state final : public future_state<Result> {
     }
 
     // asyncio gather's _done_callback, run (via call_soon) when a child ends.
+    // In Go mode children end on different workers at once: a lock keeps the
+    // count and the outcome consistent.
     void on_child_done(future_core* child) {
+        std::lock_guard lock(mutex_);
         ++nfinished_;
         if (this->done()) {
             if (!child->cancelled()) child->mark_retrieved();
@@ -193,6 +197,7 @@ class gather_state final : public future_state<Result> {
     Handles handles_;
     std::vector<future_core*> children_;  // in argument order, with repeats
     std::vector<future_core*> unique_;
+    std::mutex mutex_;
     std::size_t nfuts_ = 0;
     std::size_t nfinished_ = 0;
     std::atomic<bool> cancel_requested_{false};

@@ -31,14 +31,15 @@ future<typename detail::traits_of<A>::value_type> shield(A&& aw) {
                 if (!in.cancelled()) (void)in.exception();  // mark it retrieved
                 return;
             }
+            // try_: in Go mode the outer may be cancelled meanwhile.
             if (in.cancelled()) {
                 outer.cancel();
             } else if (std::exception_ptr e = in.exception()) {
-                outer.set_exception(e);
+                outer.try_set_exception(e);
             } else if constexpr (std::is_void_v<T>) {
-                outer.set_result();
+                outer.try_set_result();
             } else {
-                outer.set_result(in.result());
+                outer.try_set_result(in.result());
             }
         }
         bool operator==(const inner_done& o) const noexcept {

@@ -16,6 +16,8 @@
 #pragma once
 
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -31,86 +33,114 @@
 namespace weft {
 
 class task_group {
-  public:
-    task_group() = default;
+public:
+    task_group() : s_(std::make_shared<shared>()) {}
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
 
     // Starts `t` as a task of the group. Only while the group runs.
     template <class T>
     task_handle<T> create_task(task<T> t, std::string name = {}) {
-        if (!entered_) throw std::logic_error("weft::task_group: create_task before run()");
-        if (exiting_ && tasks_.empty())
+        std::lock_guard lock(s_->mutex);
+        if (!s_->entered) throw std::logic_error("weft::task_group: create_task before run()");
+        if (s_->exiting && s_->tasks.empty()) {
             throw std::logic_error("weft::task_group: the group is finished");
-        if (aborting_) throw std::logic_error("weft::task_group: the group is shutting down");
-        task_handle<T> h = loop_->create_task(std::move(t), std::move(name));
-        h.add_done_callback(on_task_done{this});
-        tasks_.push_back(h);
+        }
+        if (s_->aborting) throw std::logic_error("weft::task_group: the group is shutting down");
+        task_handle<T> h = get_running_loop().create_task(std::move(t), std::move(name));
+        s_->tasks.push_back(h);
+        h.add_done_callback(on_task_done{s_});
         return h;
     }
 
     // Runs `body` inline, then waits for the group's tasks (see above).
     task<void> run(task<void> body);
 
-  private:
-    struct on_task_done {
-        task_group* g;
-        void operator()(task_ref& t) { g->task_done(t); }
-        bool operator==(const on_task_done& o) const noexcept { return g == o.g; }
+private:
+    // Done-callbacks run on any worker in Go mode, maybe after the group
+    // object is gone: they hold this block, and `mutex` guards it.
+    struct shared {
+        std::mutex mutex;
+        task_ref parent;
+        std::vector<task_ref> tasks;
+        std::vector<std::exception_ptr> errors;
+        std::optional<future<void>> on_completed;
+        bool entered = false;
+        bool exiting = false;
+        bool aborting = false;
+        bool parent_cancel_requested = false;
     };
-    void task_done(task_ref& t);
-    void abort();
+    struct on_task_done {
+        std::shared_ptr<shared> s;
+        void operator()(task_ref& t) { task_done(s, t); }
+        bool operator==(const on_task_done& o) const noexcept { return s == o.s; }
+    };
+    static void task_done(const std::shared_ptr<shared>& s, task_ref& t);
+    // With the lock held: marks the group aborting and returns the tasks to
+    // cancel (cancelled by the caller once the lock is released).
+    static std::vector<task_ref> abort_locked(shared& s);
 
-    event_loop* loop_ = nullptr;
-    task_ref parent_;
-    std::vector<task_ref> tasks_;
-    std::vector<std::exception_ptr> errors_;
-    std::optional<future<void>> on_completed_;
-    bool entered_ = false;
-    bool exiting_ = false;
-    bool aborting_ = false;
-    bool parent_cancel_requested_ = false;
+    std::shared_ptr<shared> s_;
 };
 
-inline void task_group::abort() {
-    aborting_ = true;
-    for (task_ref& t : tasks_)
-        if (!t.done()) t.cancel();
+inline std::vector<task_ref> task_group::abort_locked(shared& s) {
+    s.aborting = true;
+    std::vector<task_ref> to_cancel;
+    for (task_ref& t : s.tasks)
+        if (!t.done()) to_cancel.push_back(t);
+    return to_cancel;
 }
 
 // asyncio TaskGroup._on_task_done.
-inline void task_group::task_done(task_ref& t) {
-    for (auto it = tasks_.begin(); it != tasks_.end(); ++it) {
-        if (*it == t) {
-            tasks_.erase(it);
-            break;
+inline void task_group::task_done(const std::shared_ptr<shared>& s, task_ref& t) {
+    std::optional<future<void>> release;
+    std::vector<task_ref> to_cancel;
+    bool cancel_parent = false;
+    std::exception_ptr late_error;
+    task_ref parent;
+    {
+        std::lock_guard lock(s->mutex);
+        for (auto it = s->tasks.begin(); it != s->tasks.end(); ++it) {
+            if (*it == t) {
+                s->tasks.erase(it);
+                break;
+            }
+        }
+        if (s->on_completed && s->tasks.empty()) release = s->on_completed;
+        if (!t.cancelled()) {
+            if (std::exception_ptr e = t.exception()) {
+                s->errors.push_back(e);
+                if (s->parent.done()) {
+                    late_error = e;
+                } else if (!s->aborting && !s->parent_cancel_requested) {
+                    // Cancel the body too; run() takes that cancellation back.
+                    to_cancel = abort_locked(*s);
+                    s->parent_cancel_requested = true;
+                    cancel_parent = true;
+                    parent = s->parent;
+                }
+            }
         }
     }
-    if (on_completed_ && tasks_.empty() && !on_completed_->done()) on_completed_->set_result();
-    if (t.cancelled()) return;
-    std::exception_ptr e = t.exception();
-    if (!e) return;
-    errors_.push_back(e);
-    if (parent_.done()) {
-        loop_->call_exception_handler(exception_context{
-            "a task_group task failed after its parent task finished", e, t.get_name()});
-        return;
-    }
-    if (!aborting_ && !parent_cancel_requested_) {
-        // Cancel the body too; run() takes that cancellation back at the end.
-        abort();
-        parent_cancel_requested_ = true;
-        parent_.cancel();
+    for (task_ref& c : to_cancel)
+        c.cancel();
+    if (cancel_parent) parent.cancel();
+    if (release) release->try_set_result();
+    if (late_error) {
+        get_running_loop().call_exception_handler(exception_context{
+            "a task_group task failed after its parent task finished", late_error, t.get_name()});
     }
 }
 
 // asyncio TaskGroup.__aenter__ + body + __aexit__.
 inline task<void> task_group::run(task<void> body) {
-    if (entered_) throw std::logic_error("weft::task_group: run() called twice");
-    entered_ = true;
-    loop_ = &get_running_loop();
-    parent_ = current_task();
-    if (!parent_) throw std::logic_error("weft::task_group: must run inside a task");
+    {
+        std::lock_guard lock(s_->mutex);
+        if (s_->entered) throw std::logic_error("weft::task_group: run() called twice");
+        s_->parent = current_task();
+        if (!s_->parent) throw std::logic_error("weft::task_group: must run inside a task");
+        s_->entered = true;
+    }
 
     std::exception_ptr body_error;
     bool body_cancelled = false;
@@ -123,38 +153,62 @@ inline task<void> task_group::run(task<void> body) {
         body_error = std::current_exception();
     }
 
-    exiting_ = true;
     std::exception_ptr propagate_cancellation;
-    if (body_error) {
-        if (body_cancelled) {
-            // A cancel we asked for ourselves is swallowed; any other goes on.
-            if (!(parent_cancel_requested_ && parent_.uncancel() == 0)) {
-                propagate_cancellation = body_error;
+    std::vector<task_ref> to_cancel;
+    {
+        std::lock_guard lock(s_->mutex);
+        s_->exiting = true;
+        if (body_error) {
+            if (body_cancelled) {
+                // A cancel we asked for ourselves is swallowed; any other goes on.
+                if (!(s_->parent_cancel_requested && s_->parent.uncancel() == 0)) {
+                    propagate_cancellation = body_error;
+                }
             }
+            if (!s_->aborting) to_cancel = abort_locked(*s_);
         }
-        if (!aborting_) abort();
     }
-    while (!tasks_.empty()) {
-        if (!on_completed_) on_completed_.emplace(*loop_);
+    for (task_ref& c : to_cancel)
+        c.cancel();
+
+    for (;;) {
+        std::optional<future<void>> wait;
+        {
+            std::lock_guard lock(s_->mutex);
+            if (s_->tasks.empty()) break;
+            if (!s_->on_completed) s_->on_completed.emplace(get_running_loop());
+            wait = s_->on_completed;
+        }
         std::exception_ptr cancelled;
         try {
-            co_await *on_completed_;
+            co_await *wait;
         } catch (const cancelled_error&) {
             cancelled = std::current_exception();
         }
-        if (cancelled && !aborting_) {
-            // The task running the group is being cancelled.
-            propagate_cancellation = cancelled;
-            abort();
+        to_cancel.clear();
+        {
+            std::lock_guard lock(s_->mutex);
+            if (cancelled && !s_->aborting) {
+                // The task running the group is being cancelled.
+                propagate_cancellation = cancelled;
+                to_cancel = abort_locked(*s_);
+            }
+            s_->on_completed.reset();
         }
-        on_completed_.reset();
+        for (task_ref& c : to_cancel)
+            c.cancel();
     }
-    if (propagate_cancellation && errors_.empty()) std::rethrow_exception(propagate_cancellation);
-    if (body_error && !body_cancelled) errors_.push_back(body_error);
-    if (!errors_.empty()) {
-        std::vector<std::exception_ptr> errors = std::move(errors_);
+
+    std::vector<std::exception_ptr> errors;
+    {
+        std::lock_guard lock(s_->mutex);
+        errors = std::move(s_->errors);
+        s_->errors.clear();
+    }
+    if (propagate_cancellation && errors.empty()) std::rethrow_exception(propagate_cancellation);
+    if (body_error && !body_cancelled) errors.push_back(body_error);
+    if (!errors.empty())
         throw exception_group("unhandled errors in a task_group", std::move(errors));
-    }
 }
 
 }  // namespace weft

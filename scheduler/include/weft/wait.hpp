@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -53,11 +54,10 @@ std::vector<H> distinct(std::vector<H> fs) {
 }
 
 // asyncio's _release_waiter, comparable so that it can be removed again.
+// (try_set_result: a timer and a completion may race to release it.)
 struct release_waiter {
     future<void> waiter;
-    void operator()() {
-        if (!waiter.done()) waiter.set_result();
-    }
+    void operator()() { waiter.try_set_result(); }
     template <class F>
     void operator()(F&) {
         (*this)();
@@ -71,7 +71,8 @@ struct wait_state {
     future<void> waiter;
     std::size_t counter;
     return_when when;
-    timer_handle timer;
+    timer_handle timer;  // set before any callback can run; read-only after
+    std::mutex mutex;    // the counter, against callbacks on other workers
 };
 
 // asyncio wait's _on_completion.
@@ -79,14 +80,18 @@ struct wait_on_completion {
     std::shared_ptr<wait_state> st;
     template <class F>
     void operator()(F& f) {
-        --st->counter;
         bool failed = false;
         if (st->when == return_when::first_exception && !f.cancelled()) {
             failed = f.exception() != nullptr;
         }
-        if (st->counter == 0 || st->when == return_when::first_completed || failed) {
+        std::size_t left;
+        {
+            std::lock_guard lock(st->mutex);
+            left = --st->counter;
+        }
+        if (left == 0 || st->when == return_when::first_completed || failed) {
             st->timer.cancel();
-            if (!st->waiter.done()) st->waiter.set_result();
+            st->waiter.try_set_result();
         }
     }
     bool operator==(const wait_on_completion& o) const noexcept { return st == o.st; }
@@ -106,8 +111,10 @@ task<wait_result<H>> wait(std::vector<H> fs, std::optional<timeout_arg> timeout 
     fs = detail::distinct(std::move(fs));
     event_loop& loop = get_running_loop();
 
-    auto st = std::make_shared<detail::wait_state>(
-        detail::wait_state{future<void>(loop), fs.size(), when, {}});
+    auto st = std::make_shared<detail::wait_state>();
+    st->waiter = future<void>(loop);
+    st->counter = fs.size();
+    st->when = when;
     if (timeout) st->timer = loop.call_later(limit, detail::release_waiter{st->waiter});
     for (H& f : fs)
         f.add_done_callback(detail::wait_on_completion{st});
@@ -133,7 +140,7 @@ task<wait_result<H>> wait(std::vector<H> fs, std::optional<timeout_arg> timeout 
 // the next one to complete (or raising timeout_error once `timeout` passes).
 template <class H>
 class as_completed_range {
-  public:
+public:
     using value_type = typename H::value_type;
 
     as_completed_range(std::vector<H> fs, std::optional<timeout_arg> timeout) {
@@ -162,12 +169,12 @@ class as_completed_range {
     }
 
     class iterator {
-      public:
+    public:
         task<value_type> operator*() const { return range_->next(); }
         iterator& operator++() noexcept { return *this; }
         bool operator!=(const iterator&) const noexcept { return range_->size() != 0; }
 
-      private:
+    private:
         friend class as_completed_range;
         explicit iterator(as_completed_range* r) noexcept : range_(r) {}
         as_completed_range* range_;
@@ -175,44 +182,64 @@ class as_completed_range {
     iterator begin() noexcept { return iterator(this); }
     iterator end() noexcept { return iterator(this); }
 
-  private:
+private:
+    // Callbacks may run on several workers at once in Go mode: `mutex`
+    // guards everything but `timer`, which is set before they can run.
     struct state : std::enable_shared_from_this<state> {
+        std::mutex mutex;
         std::vector<H> todo;
         std::deque<std::optional<H>> done;  // nullopt marks the timeout
         std::optional<future<void>> getter;
         timer_handle timer;
 
-        void put(std::optional<H> f) {
+        // With `mutex` held; returns the getter to release, if any.
+        std::optional<future<void>> put(std::optional<H> f) {
             done.push_back(std::move(f));
-            if (getter && !getter->done()) getter->set_result();
+            return std::exchange(getter, std::nullopt);
         }
         void on_timeout();
     };
     struct on_completion {
         std::shared_ptr<state> st;
         void operator()(H& f) {
-            auto& todo = st->todo;
-            if (todo.empty()) return;  // the timeout came first
-            for (auto it = todo.begin(); it != todo.end(); ++it) {
-                if (detail::core_of(*it) == detail::core_of(f)) {
-                    H h = std::move(*it);
-                    todo.erase(it);
-                    st->put(std::move(h));
-                    break;
+            std::optional<future<void>> release;
+            bool all_done = false;
+            {
+                std::lock_guard lock(st->mutex);
+                auto& todo = st->todo;
+                if (todo.empty()) return;  // the timeout came first
+                for (auto it = todo.begin(); it != todo.end(); ++it) {
+                    if (detail::core_of(*it) == detail::core_of(f)) {
+                        H h = std::move(*it);
+                        todo.erase(it);
+                        release = st->put(std::move(h));
+                        break;
+                    }
                 }
+                all_done = todo.empty();
             }
-            if (todo.empty()) st->timer.cancel();
+            if (all_done) st->timer.cancel();
+            if (release) release->try_set_result();
         }
         bool operator==(const on_completion& o) const noexcept { return st == o.st; }
     };
 
     static task<value_type> wait_for_one(std::shared_ptr<state> st) {
-        while (st->done.empty()) {
-            st->getter.emplace(get_running_loop());
-            co_await *st->getter;
+        std::optional<H> f;
+        for (;;) {
+            std::optional<future<void>> wait;
+            {
+                std::lock_guard lock(st->mutex);
+                if (!st->done.empty()) {
+                    f = std::move(st->done.front());
+                    st->done.pop_front();
+                    break;
+                }
+                st->getter.emplace(get_running_loop());
+                wait = st->getter;
+            }
+            co_await *wait;
         }
-        std::optional<H> f = std::move(st->done.front());
-        st->done.pop_front();
         if (!f) throw timeout_error();
         if constexpr (std::is_void_v<value_type>) {
             f->result();
@@ -227,12 +254,20 @@ class as_completed_range {
 
 template <class H>
 void as_completed_range<H>::state::on_timeout() {
-    std::vector<H> left = std::move(todo);
-    todo.clear();
-    for (H& f : left) {
-        f.remove_done_callback(on_completion{this->shared_from_this()});
-        put(std::nullopt);
+    std::vector<H> left;
+    std::optional<future<void>> release;
+    {
+        std::lock_guard lock(mutex);
+        left = std::move(todo);
+        todo.clear();
+        for (std::size_t i = 0; i < left.size(); ++i) {
+            auto r = put(std::nullopt);
+            if (r) release = std::move(r);
+        }
     }
+    for (H& f : left)
+        f.remove_done_callback(on_completion{this->shared_from_this()});
+    if (release) release->try_set_result();
 }
 
 template <class A>

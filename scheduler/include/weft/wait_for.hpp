@@ -14,6 +14,8 @@
 
 #include <cmath>
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -118,18 +120,23 @@ task<typename detail::traits_of<A>::value_type> wait_for(A aw, std::optional<tim
 // asyncio.Timeout: cancels the current task at a deadline and turns that
 // cancellation into timeout_error where the scope ends.
 class timeout_scope {
-  public:
+public:
     // `when` is a loop time() in seconds; nullopt: no deadline (yet).
-    explicit timeout_scope(std::optional<double> when) noexcept : when_(when) {}
-    // Pinned: the deadline's timer refers to the scope.
-    timeout_scope(const timeout_scope&) = delete;
-    timeout_scope& operator=(const timeout_scope&) = delete;
+    explicit timeout_scope(std::optional<double> when) : s_(std::make_shared<shared>()) {
+        s_->when = when;
+    }
 
-    std::optional<double> when() const noexcept { return when_; }
+    std::optional<double> when() const {
+        std::lock_guard lock(s_->mutex);
+        return s_->when;
+    }
     // Moves the deadline (loop time, seconds); only inside run().
     void reschedule(std::optional<double> when);
     // Whether the deadline passed and cancelled the body.
-    bool expired() const noexcept { return state_ == expiring || state_ == expired_state; }
+    bool expired() const {
+        std::lock_guard lock(s_->mutex);
+        return s_->state == expiring || s_->state == expired_state;
+    }
 
     // Runs `body` inline in the current task under this deadline.
     template <class T>
@@ -155,18 +162,26 @@ class timeout_scope {
         }
     }
 
-  private:
+private:
     enum state_t { created, entered, expiring, expired_state, exited };
+    // The deadline's callback runs on whichever worker holds the timer (Go
+    // mode), maybe after the scope is gone: it holds this block, not the
+    // scope, and `mutex` orders it against the task.
+    struct shared {
+        std::mutex mutex;
+        std::optional<double> when;
+        state_t state = created;
+        task_ref task;
+        handle handler;
+    };
     void enter();
     // Throws: timeout_error when the deadline cancelled the body, else
     // rethrows `failure` if any.
     void exit(std::exception_ptr failure);
-    void on_timeout();
+    static void on_timeout(const std::shared_ptr<shared>& s);
+    static void schedule_locked(const std::shared_ptr<shared>& s);
 
-    std::optional<double> when_;
-    state_t state_ = created;
-    task_ref task_;
-    handle handler_;
+    std::shared_ptr<shared> s_;
 };
 
 // A scope whose deadline is `delay` from now (nullopt: none).
@@ -182,40 +197,53 @@ inline timeout_scope timeout_at(std::optional<double> when) {
 }
 
 inline void timeout_scope::enter() {
-    if (state_ != created) throw std::logic_error("weft::timeout_scope: already used");
-    state_ = entered;
-    task_ = current_task();
-    if (!task_) throw std::logic_error("weft::timeout_scope: must run inside a task");
-    reschedule(when_);
+    std::lock_guard lock(s_->mutex);
+    if (s_->state != created) throw std::logic_error("weft::timeout_scope: already used");
+    s_->task = current_task();
+    if (!s_->task) throw std::logic_error("weft::timeout_scope: must run inside a task");
+    s_->state = entered;
+    schedule_locked(s_);
 }
 
 inline void timeout_scope::reschedule(std::optional<double> when) {
-    if (state_ != entered) {
+    std::lock_guard lock(s_->mutex);
+    if (s_->state != entered) {
         throw std::logic_error("weft::timeout_scope::reschedule: the scope is not running");
     }
-    when_ = when;
-    handler_.cancel();
-    handler_ = handle();
-    if (!when) return;
+    s_->when = when;
+    schedule_locked(s_);
+}
+
+inline void timeout_scope::schedule_locked(const std::shared_ptr<shared>& s) {
+    s->handler.cancel();
+    s->handler = handle();
+    if (!s->when) return;
     event_loop& loop = get_running_loop();
-    if (*when <= loop.time()) {
-        handler_ = loop.call_soon([this] { on_timeout(); });
+    std::weak_ptr<shared> weak = s;
+    auto fire = [weak] {
+        if (auto alive = weak.lock()) on_timeout(alive);
+    };
+    if (*s->when <= loop.time()) {
+        s->handler = loop.call_soon(fire);
     } else {
-        handler_ = loop.call_at(*when, [this] { on_timeout(); });
+        s->handler = loop.call_at(*s->when, fire);
     }
 }
 
-inline void timeout_scope::on_timeout() {
-    task_.cancel();
-    state_ = expiring;
-    handler_ = handle();
+inline void timeout_scope::on_timeout(const std::shared_ptr<shared>& s) {
+    std::lock_guard lock(s->mutex);
+    if (s->state != entered) return;  // the body ended as the deadline passed
+    s->task.cancel();
+    s->state = expiring;
+    s->handler = handle();
 }
 
 inline void timeout_scope::exit(std::exception_ptr failure) {
-    handler_.cancel();
-    handler_ = handle();
-    if (state_ == expiring) {
-        state_ = expired_state;
+    std::unique_lock lock(s_->mutex);
+    s_->handler.cancel();
+    s_->handler = handle();
+    if (s_->state == expiring) {
+        s_->state = expired_state;
         bool was_cancel = false;
         if (failure) {
             try {
@@ -226,10 +254,11 @@ inline void timeout_scope::exit(std::exception_ptr failure) {
             }
         }
         // No other cancel requests outstanding: this cancellation is ours.
-        if (task_.uncancel() == 0 && was_cancel) throw timeout_error();
-    } else if (state_ == entered) {
-        state_ = exited;
+        if (s_->task.uncancel() == 0 && was_cancel) throw timeout_error();
+    } else if (s_->state == entered) {
+        s_->state = exited;
     }
+    lock.unlock();
     if (failure) std::rethrow_exception(failure);
 }
 
