@@ -17,7 +17,7 @@ inline const char* py(bool b) {
 
 // `round(loop.time() - start, 1)` as Python prints it.
 class stopwatch {
-  public:
+public:
     stopwatch() : start_(weft::get_running_loop().time()) {}
     explicit stopwatch(double start) : start_(start) {}
     std::string now() const {
@@ -28,7 +28,7 @@ class stopwatch {
     }
     double start() const { return start_; }
 
-  private:
+private:
     double start_;
 };
 

@@ -1,0 +1,106 @@
+// The local run queue alone, shrunk to 4 slots so that wrap-around, full
+// queues and the last-item race are hit constantly: one owner pushing,
+// popping at both ends and overflowing, several thieves stealing half at a
+// time. Every item must be taken exactly once. Runs under ThreadSanitizer in
+// CI.
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <weft/detail/work_queue.hpp>
+
+namespace {
+
+using queue4 = weft::detail::work_queue<4>;
+
+TEST(WorkQueueStress, OwnerAndThievesSeeEveryItemExactlyOnce) {
+    constexpr int thieves = 3;
+    constexpr std::uintptr_t items = 1000000;
+    queue4 q;
+    std::vector<std::atomic<unsigned char>> seen(items + 1);
+    std::atomic<bool> done{false};
+    std::atomic<std::uint64_t> taken{0};
+
+    auto take = [&](std::uintptr_t v) {
+        ASSERT_GE(v, 1u);
+        ASSERT_LE(v, items);
+        ASSERT_EQ(seen[v].fetch_add(1, std::memory_order_relaxed), 0) << "item " << v << " twice";
+        taken.fetch_add(1, std::memory_order_relaxed);
+    };
+
+    std::vector<std::thread> ts;
+    for (int i = 0; i < thieves; ++i) {
+        ts.emplace_back([&] {
+            queue4 mine;  // thieves steal into their own queue, then drain it
+            while (!done.load(std::memory_order_acquire) || !q.empty()) {
+                std::uint32_t n = 0;
+                if (std::uintptr_t v = q.steal_into(mine, n)) {
+                    take(v);
+                    while (std::uintptr_t w = mine.pop())
+                        take(w);
+                }
+            }
+            while (std::uintptr_t w = mine.pop())
+                take(w);
+        });
+    }
+
+    std::uintptr_t next = 1;
+    unsigned step = 0;
+    while (next <= items) {
+        ++step;
+        if (q.try_push(next)) {
+            ++next;
+        } else if (step % 2 == 0) {
+            // Full: overflow half, as the worker does.
+            q.take_half_for_overflow([&](std::uintptr_t v) { take(v); });
+        }
+        if (step % 5 == 0) {
+            if (std::uintptr_t v = q.pop()) take(v);
+        }
+        if (step % 7 == 0) {
+            if (std::uintptr_t v = q.pop_oldest()) take(v);
+        }
+    }
+    while (std::uintptr_t v = q.pop())
+        take(v);
+    done.store(true, std::memory_order_release);
+    for (auto& t : ts)
+        t.join();
+
+    EXPECT_EQ(taken.load(), items);
+    for (std::uintptr_t v = 1; v <= items; ++v)
+        ASSERT_EQ(seen[v].load(), 1) << "item " << v;
+}
+
+TEST(WorkQueueStress, LastItemRaceBetweenOwnerAndThief) {
+    // One item at a time: the owner pops while a thief steals, over and over.
+    queue4 q;
+    queue4 thief_q;
+    constexpr int rounds = 300000;
+    std::atomic<int> round{0};
+    std::atomic<int> thief_got{0}, owner_got{0};
+    std::thread thief([&] {
+        int last = -1;
+        while (round.load(std::memory_order_acquire) < rounds) {
+            std::uint32_t n = 0;
+            if (q.steal_into(thief_q, n)) thief_got.fetch_add(1, std::memory_order_relaxed);
+            int r = round.load(std::memory_order_relaxed);
+            (void)last;
+            last = r;
+        }
+    });
+    for (int r = 0; r < rounds; ++r) {
+        ASSERT_TRUE(q.try_push(static_cast<std::uintptr_t>(r + 1)));
+        if (q.pop()) owner_got.fetch_add(1, std::memory_order_relaxed);
+        while (!q.empty()) {  // the thief is mid-steal: let it finish
+        }
+        round.store(r + 1, std::memory_order_release);
+    }
+    thief.join();
+    EXPECT_EQ(owner_got.load() + thief_got.load(), rounds);
+}
+
+}  // namespace
