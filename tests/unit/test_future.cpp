@@ -154,3 +154,12 @@ TEST(Future, AnUnretrievedExceptionIsReported) {
 }
 
 }  // namespace
+
+namespace {
+TEST(Future, RemoveDoneCallbackTakesAFunctionNameToo) {
+    weft::event_loop loop;
+    weft::future<int> f(loop);
+    f.add_done_callback(plain_callback);
+    EXPECT_EQ(f.remove_done_callback(plain_callback), 1u);
+}
+}  // namespace

@@ -16,45 +16,45 @@ namespace weft {
 
 // asyncio.CancelledError: thrown at the suspension point of a cancelled task.
 class cancelled_error {
-  public:
+public:
     cancelled_error() = default;
     explicit cancelled_error(std::string message) : message_(std::move(message)) {}
     // The message given to cancel(msg); empty when none was given.
     const std::string& message() const noexcept { return message_; }
     const char* what() const noexcept { return message_.c_str(); }
 
-  private:
+private:
     std::string message_;
 };
 
 // asyncio.InvalidStateError: a result set twice, result() of a pending future,
 // a lazy task awaited a second time.
 class invalid_state_error : public std::logic_error {
-  public:
+public:
     using std::logic_error::logic_error;
 };
 
 // TimeoutError raised by wait_for() and timeout() scopes.
 class timeout_error : public std::runtime_error {
-  public:
+public:
     timeout_error() : std::runtime_error("timed out") {}
     using std::runtime_error::runtime_error;
 };
 
 // Several errors raised together (Python's ExceptionGroup), by task_group.
 class exception_group : public std::runtime_error {
-  public:
+public:
     exception_group(std::string message, std::vector<std::exception_ptr> errors)
         : std::runtime_error(std::move(message)), errors_(std::move(errors)) {}
     const std::vector<std::exception_ptr>& exceptions() const noexcept { return errors_; }
 
-  private:
+private:
     std::vector<std::exception_ptr> errors_;
 };
 
 // Raised where a running event loop is required and there is none.
 class no_running_loop_error : public std::runtime_error {
-  public:
+public:
     no_running_loop_error() : std::runtime_error("no running event loop") {}
 };
 

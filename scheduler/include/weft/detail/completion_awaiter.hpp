@@ -76,8 +76,12 @@ void add_done_callback(future_core* f, F&& fn) {
     }
 }
 
-template <class F>
-std::size_t remove_done_callback(future_core* f, const F& fn) {
+template <class G>
+std::size_t remove_done_callback(future_core* f, const G& given) {
+    // Decayed as add_done_callback stores it: a function name compares as
+    // the function pointer it was stored as.
+    using F = std::decay_t<G>;
+    const F& fn = given;
     static_assert(std::equality_comparable<F> || std::is_empty_v<F>,
                   "remove_done_callback compares callbacks with ==: pass a function pointer, "
                   "a captureless lambda, or a callable type with operator==");

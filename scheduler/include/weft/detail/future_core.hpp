@@ -70,7 +70,7 @@ enum : std::uint32_t {
 };
 
 class future_core {
-  public:
+public:
     future_core(const future_ops* ops, event_loop* loop, std::uint32_t initial_refs,
                 std::uint32_t initial_flags) noexcept
         : refs_(initial_refs), flags_(initial_flags), ops_(ops), loop_(loop) {}
@@ -153,22 +153,12 @@ class future_core {
     // which case its on_done runs (or has run).
     bool remove_done_node(done_node* node) noexcept;
 
-    // ---- extras: callers hold the hook lock (tasks) or the claim (futures)
+    // ---- extras: callers hold the task's hook lock (see task_record) or the
+    // claim (futures)
     future_extras& extras();
     const future_extras* extras_if_any() const noexcept { return extras_; }
 
-    // Task hook lock (see task_record). A spin lock: held for a few
-    // instructions, never across a suspension or a user callback.
-    void lock_hook() noexcept {
-        // acquire: pairs with the release in unlock_hook().
-        while (flags_.fetch_or(f_hook_lock, std::memory_order_acquire) & f_hook_lock) {
-            while (flags_.load(std::memory_order_relaxed) & f_hook_lock)
-                __builtin_ia32_pause();
-        }
-    }
-    void unlock_hook() noexcept { flags_.fetch_and(~f_hook_lock, std::memory_order_release); }
-
-  protected:
+protected:
     ~future_core();  // destroyed only through ops_->destroy
 
     static done_node* closed() noexcept { return reinterpret_cast<done_node*>(std::uintptr_t{1}); }

@@ -16,7 +16,7 @@ struct poll_target {
 };
 
 class poller {
-  public:
+public:
     poller();
     ~poller();
     poller(const poller&) = delete;
@@ -34,7 +34,7 @@ class poller {
     // fds registered besides the loop's own wake-up fd.
     int registered() const noexcept { return registered_; }
 
-  private:
+private:
     int epfd_ = -1;
     int registered_ = 0;
 };

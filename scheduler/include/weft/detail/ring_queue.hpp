@@ -15,7 +15,7 @@ namespace weft::detail {
 // and doubles when full, so push is amortised O(1) and never fails.
 template <class T>
 class ring_queue {
-  public:
+public:
     ring_queue() = default;
     ring_queue(const ring_queue&) = delete;
     ring_queue& operator=(const ring_queue&) = delete;
@@ -31,7 +31,7 @@ class ring_queue {
     T pop_front() noexcept { return buf_[head_++ & (cap_ - 1)]; }
     T& front() noexcept { return buf_[head_ & (cap_ - 1)]; }
 
-  private:
+private:
     void grow() {
         std::size_t ncap = cap_ ? cap_ * 2 : 256;
         auto* nbuf = static_cast<T*>(std::malloc(ncap * sizeof(T)));

@@ -11,7 +11,7 @@
 namespace weft {
 
 class timeout_arg {
-  public:
+public:
     timeout_arg(double seconds) noexcept : s_(seconds) {}  // NOLINT: implicit by design
     timeout_arg(int seconds) noexcept : s_(seconds) {}     // NOLINT
     template <class Rep, class Period>
@@ -28,7 +28,7 @@ class timeout_arg {
         return s_;
     }
 
-  private:
+private:
     double s_;
 };
 
