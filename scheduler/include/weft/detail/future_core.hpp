@@ -62,7 +62,6 @@ enum : std::uint32_t {
     f_is_task = 1u << 6,
     f_spawned = 1u << 7,          // a task's root coroutine (else awaited inline)
     f_must_cancel = 1u << 8,      // cancel at the next resumption (asyncio _must_cancel)
-    f_hook_lock = 1u << 9,        // guards a task's cancel hook and extras
     f_cb_lock = 1u << 10,         // held while a callback is being removed
     f_started = 1u << 11,         // a task's first step has run
     f_cancel_outcome = 1u << 12,  // a task's coroutine ended by cancellation
