@@ -44,8 +44,11 @@ weft::task<report> run_idle_memory(sizes s) {
     const std::int64_t before = resident_bytes();
     for (long i = 0; i < sh.n; ++i)
         weft::create_task(idle_waiter(sh));
-    // Let them all reach their co_await (one loop iteration in asyncio mode).
-    while (sh.started.load(std::memory_order_relaxed) != sh.n) {
+    // Let them all reach their co_await (one loop iteration in asyncio mode),
+    // giving up after a minute: a task that never starts is a wrong result.
+    for (int waited_ms = 0; sh.started.load(std::memory_order_relaxed) != sh.n; ++waited_ms) {
+        check(waited_ms < 60'000, "idle_memory: only " + std::to_string(sh.started.load()) +
+                                      " of " + std::to_string(sh.n) + " tasks started in 60 s");
         co_await weft::sleep(std::chrono::milliseconds(1));
     }
     const std::int64_t after = resident_bytes();
