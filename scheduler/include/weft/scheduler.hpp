@@ -2,9 +2,11 @@
 #pragma once
 
 #include <weft/errors.hpp>
+#include <weft/event.hpp>
 #include <weft/event_loop.hpp>
 #include <weft/future.hpp>
 #include <weft/gather.hpp>
+#include <weft/lock.hpp>
 #include <weft/run.hpp>
 #include <weft/shield.hpp>
 #include <weft/sleep.hpp>
