@@ -12,6 +12,7 @@
 //     }
 #pragma once
 
+#include <charconv>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -37,9 +38,23 @@ inline CLI::Option* add_threads(CLI::App& app, int& threads) {
         "worker threads: 1 runs asyncio's single-thread model, more run Go's "
         "work-stealing model (default " +
         std::to_string(threads) + ")";
+    auto whole_number_in_range = [](std::string& value) -> std::string {
+        long long n = 0;
+        const char* first = value.data();
+        const char* last = first + value.size();
+        auto [end, err] = std::from_chars(first, last, n);
+        if (err != std::errc() || end != last) {
+            return "must be a whole number of worker threads, got '" + value + "'";
+        }
+        if (n < 1 || n > max_threads) {
+            return "must be between 1 and " + std::to_string(max_threads) + ", got " + value;
+        }
+        return {};
+    };
     return app.add_option("--threads", threads, help)
         ->envname("WEFT_THREADS")
-        ->check(CLI::Range(1, max_threads));
+        ->check(CLI::Validator(whole_number_in_range,
+                               "INT in [1, " + std::to_string(max_threads) + "]"));
 }
 
 // Parses the command line. --help prints usage and exits 0; any error prints

@@ -1,0 +1,18 @@
+# The ```cpp block of README.md must be examples/taste.cpp (after its first
+# comment line), so that the README's example is built and run by the tests.
+file(READ "${README}" readme)
+file(READ "${EXAMPLE}" example)
+string(FIND "${readme}" "```cpp\n" start)
+if(start EQUAL -1)
+    message(FATAL_ERROR "README.md has no ```cpp block")
+endif()
+math(EXPR start "${start} + 7")
+string(SUBSTRING "${readme}" ${start} -1 rest)
+string(FIND "${rest}" "```" stop)
+string(SUBSTRING "${rest}" 0 ${stop} block)
+string(FIND "${example}" "\n" first_newline)
+math(EXPR first_newline "${first_newline} + 1")
+string(SUBSTRING "${example}" ${first_newline} -1 body)
+if(NOT block STREQUAL body)
+    message(FATAL_ERROR "README.md's example differs from examples/taste.cpp: edit both together")
+endif()
