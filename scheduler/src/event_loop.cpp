@@ -232,6 +232,15 @@ void event_loop::run_until(const std::function<bool()>& done) {
 
 // One iteration, as asyncio's BaseEventLoop._run_once.
 void event_loop::run_once() {
+    // 0. A watched counter (SIGINT) that moved: let the runner act.
+    if (WEFT_UNLIKELY(watch_ != nullptr)) {
+        int now = watch_->load(std::memory_order_relaxed);
+        if (now != watch_seen_) {
+            watch_seen_ = now;
+            on_watch_(now);
+        }
+    }
+
     // 1. Cancelled timers: rebuild the heap when they are the majority, else
     //    drop those at the front.
     drop_cancelled_timers();

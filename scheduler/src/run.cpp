@@ -1,14 +1,113 @@
-// weft::run and weft::runner.
+// weft::run and weft::runner, including asyncio.Runner's SIGINT handling.
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <weft/run.hpp>
 
 namespace weft {
+
+namespace {
+
+// SIGINT while a runner runs. The handler only does what is
+// async-signal-safe: bump a lock-free counter, write an eventfd, and on the
+// second signal restore the default action and raise it again.
+std::atomic<int> g_sigints{0};
+std::atomic<int> g_sigint_wake_fd{-1};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+extern "C" void on_sigint(int) {
+    int n = g_sigints.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n >= 2) {
+        // A second Ctrl-C during the cleanup: end at once, as Python does.
+        static const char msg[] = "KeyboardInterrupt\n";
+        ssize_t r = ::write(2, msg, sizeof msg - 1);
+        (void)r;
+        ::signal(SIGINT, SIG_DFL);
+        sigset_t only_sigint;  // blocked while its handler runs: unblock to die by it
+        sigemptyset(&only_sigint);
+        sigaddset(&only_sigint, SIGINT);
+        ::sigprocmask(SIG_UNBLOCK, &only_sigint, nullptr);
+        ::raise(SIGINT);
+        ::_exit(130);
+    }
+    int fd = g_sigint_wake_fd.load(std::memory_order_relaxed);
+    if (fd >= 0) {
+        std::uint64_t one = 1;
+        ssize_t r = ::write(fd, &one, sizeof one);  // breaks the loop's wait
+        (void)r;
+    }
+}
+
+// Installs on_sigint for a scope, as asyncio.Runner.run does: only on the
+// main thread, and only if the program left SIGINT at its default action.
+class sigint_scope {
+public:
+    explicit sigint_scope(int wake_fd) {
+        if (::syscall(SYS_gettid) != ::getpid()) return;
+        struct sigaction current {};
+        if (::sigaction(SIGINT, nullptr, &current) != 0 || current.sa_handler != SIG_DFL) return;
+        g_sigints.store(0, std::memory_order_relaxed);
+        g_sigint_wake_fd.store(wake_fd, std::memory_order_relaxed);
+        struct sigaction sa {};
+        sa.sa_handler = &on_sigint;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        installed_ = ::sigaction(SIGINT, &sa, &previous_) == 0;
+    }
+    ~sigint_scope() {
+        if (!installed_) return;
+        ::sigaction(SIGINT, &previous_, nullptr);
+        g_sigint_wake_fd.store(-1, std::memory_order_relaxed);
+    }
+    sigint_scope(const sigint_scope&) = delete;
+    sigint_scope& operator=(const sigint_scope&) = delete;
+    bool installed() const noexcept { return installed_; }
+
+private:
+    bool installed_ = false;
+    struct sigaction previous_ {};
+};
+
+}  // namespace
+
+void exit_like_keyboard_interrupt() {
+    std::fflush(stdout);
+    std::fputs("KeyboardInterrupt\n", stderr);
+    std::fflush(stderr);
+    ::signal(SIGINT, SIG_DFL);
+    ::raise(SIGINT);
+    std::_Exit(130);  // if SIGINT is blocked
+}
+
+bool runner::run_main(task_ref main) {
+    sigint_scope sigint(get_loop().wakeup_fd());
+    // asyncio.Runner._on_sigint: the first Ctrl-C cancels the main task.
+    auto on_interrupt = [main](int count) mutable {
+        if (count == 1 && !main.done()) main.cancel();
+    };
+    const std::atomic<int>* watch = sigint.installed() ? &g_sigints : nullptr;
+    if (rt_) {
+        rt_->run(main.record(), watch, on_interrupt);
+    } else {
+        struct unwatch {
+            event_loop& loop;
+            ~unwatch() { loop.set_interrupt_watch(nullptr, {}); }
+        } guard{*loop_};
+        if (watch) loop_->set_interrupt_watch(watch, on_interrupt);
+        run_until_done(*loop_, main);
+    }
+    return watch != nullptr && g_sigints.load(std::memory_order_relaxed) > 0;
+}
 
 int resolve_threads(const run_options& options) {
     if (options.threads < 0) {

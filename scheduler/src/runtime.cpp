@@ -141,7 +141,8 @@ void runtime_core::worker_main(unsigned index) {
     workers_[index]->run_worker();
 }
 
-void runtime_core::run(task_record* main) {
+void runtime_core::run(task_record* main, const std::atomic<int>* interrupts,
+                       const std::function<void(int)>& on_interrupt) {
     // The calling thread coordinates: it starts the workers, waits for the
     // main task, then stops them. It is not a worker itself, so that exactly
     // `size()` threads run loops.
@@ -164,7 +165,21 @@ void runtime_core::run(task_record* main) {
         threads_.emplace_back(&runtime_core::worker_main, this, i);
     {
         std::unique_lock lock(watch.m);
-        watch.cv.wait(lock, [&] { return watch.done; });
+        int seen = 0;  // the runner resets the count before it starts us
+        while (!watch.done) {
+            if (interrupts == nullptr) {
+                watch.cv.wait(lock);
+                continue;
+            }
+            watch.cv.wait_for(lock, std::chrono::milliseconds(50));
+            int now = interrupts->load(std::memory_order_relaxed);
+            if (now != seen) {
+                seen = now;
+                lock.unlock();
+                on_interrupt(now);  // cancels the main task: no runtime lock held here
+                lock.lock();
+            }
+        }
     }
     stop_.store(true, std::memory_order_release);
     wake_all();

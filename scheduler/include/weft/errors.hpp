@@ -27,6 +27,16 @@ private:
     std::string message_;
 };
 
+// Python's KeyboardInterrupt: raised by runner::run when SIGINT (Ctrl-C)
+// cancelled the main task. Like cancelled_error it is not a std::exception,
+// so that `catch (const std::exception&)` does not swallow it. weft::run
+// turns it into Python's exit: a message on stderr and death by SIGINT
+// (exit status 130).
+class keyboard_interrupt {
+public:
+    const char* what() const noexcept { return "KeyboardInterrupt"; }
+};
+
 // asyncio.InvalidStateError: a result set twice, result() of a pending future,
 // a lazy task awaited a second time.
 class invalid_state_error : public std::logic_error {

@@ -178,6 +178,20 @@ public:
     // destroyed once no handle holds it. Raises if running.
     void close();
 
+    // Single-thread mode: at the start of every iteration, if `*counter`
+    // differs from the last value seen (initially 0), call
+    // `on_change(new value)` (the
+    // runner watches its SIGINT counter this way; a signal handler may bump
+    // it and write wakeup_fd() to break a wait). Null stops watching.
+    void set_interrupt_watch(const std::atomic<int>* counter, std::function<void(int)> on_change) {
+        watch_ = counter;
+        watch_seen_ = 0;  // a change before the first look counts too
+        on_watch_ = std::move(on_change);
+    }
+    // Writing 8 bytes (a uint64_t) here wakes the loop from a wait; the one
+    // thing a signal handler may do with a loop.
+    int wakeup_fd() const noexcept { return wakeup_fd_; }
+
     // ---- debug mode and error reporting (in Go mode, shared by all workers)
     void set_debug(bool on) noexcept;
     bool get_debug() const noexcept;
@@ -315,6 +329,10 @@ private:
     unsigned index_ = 0;
     const void* group_;  // loops that may run each other's tasks share it
     std::unique_ptr<detail::worker_state> worker_;
+
+    const std::atomic<int>* watch_ = nullptr;
+    int watch_seen_ = 0;
+    std::function<void(int)> on_watch_;
 
     bool stopping_ = false;
     bool running_ = false;

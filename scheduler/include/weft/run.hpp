@@ -40,12 +40,17 @@ public:
     runner& operator=(const runner&) = delete;
 
     // Runs `main` until it completes; returns its result or rethrows.
+    //
+    // Like asyncio.Runner, when called on the main thread with SIGINT at its
+    // default disposition it handles SIGINT for the duration: the first one
+    // cancels `main` (which runs its cleanup), after which run raises
+    // keyboard_interrupt; a second one ends the process at once.
     template <class T>
     T run(task<T> main) {
         prepare_run();
-        if (!rt_) return loop_->run_until_complete(loop_->create_task(std::move(main)));
-        task_handle<T> h = rt_->main_loop().create_task(std::move(main));
-        rt_->run(h.record());
+        task_handle<T> h = get_loop().create_task(std::move(main));
+        bool interrupted = run_main(h);
+        if (interrupted && h.cancelled() && h.uncancel() == 0) throw keyboard_interrupt();
         if constexpr (std::is_void_v<T> || std::is_reference_v<T>) {
             return h.result();
         } else {
@@ -67,6 +72,8 @@ public:
 
 private:
     void prepare_run();
+    // Runs until `main` is done; true if SIGINT cancelled it meanwhile.
+    bool run_main(task_ref main);
     void cancel_all_tasks();
 
     std::unique_ptr<event_loop> loop_;
@@ -75,16 +82,26 @@ private:
     bool closed_ = false;
 };
 
+// Ends the process the way Python does after an uncaught KeyboardInterrupt:
+// a message on stderr, then death by SIGINT (exit status 130).
+[[noreturn]] void exit_like_keyboard_interrupt();
+
+// asyncio.run: a runner for one task. Ctrl-C cancels the task, lets its
+// cleanup run, then ends the process like Python's KeyboardInterrupt.
 template <class T>
 T run(task<T> main, run_options options = {}) {
-    runner r(options);
-    if constexpr (std::is_void_v<T>) {
-        r.run(std::move(main));
-        r.close();
-    } else {
-        T result = r.run(std::move(main));
-        r.close();
-        return result;
+    try {
+        runner r(options);
+        if constexpr (std::is_void_v<T>) {
+            r.run(std::move(main));
+            r.close();
+        } else {
+            T result = r.run(std::move(main));
+            r.close();
+            return result;
+        }
+    } catch (const keyboard_interrupt&) {
+        exit_like_keyboard_interrupt();
     }
 }
 

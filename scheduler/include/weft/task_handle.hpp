@@ -194,23 +194,29 @@ T event_loop::run_until_complete(task<T> t) {
     return run_until_complete(create_task(std::move(t)));
 }
 
-template <class T>
-T event_loop::run_until_complete(task_handle<T> h) {
+// Runs the loop until `t` is done, stopping it the way asyncio does: a
+// done-callback (one more iteration, scheduled with call_soon) calls stop().
+inline void run_until_done(event_loop& loop, task_ref t) {
     auto stop_loop = [](task_ref& done) {
         (void)done;
         if (event_loop* l = event_loop::current()) l->stop();
     };
-    h.add_done_callback(stop_loop);
+    t.add_done_callback(stop_loop);
     try {
-        run_forever();
+        loop.run_forever();
     } catch (...) {
-        h.remove_done_callback(stop_loop);
+        t.remove_done_callback(stop_loop);
         throw;
     }
-    if (!h.done()) {
-        h.remove_done_callback(stop_loop);
+    if (!t.done()) {
+        t.remove_done_callback(stop_loop);
         throw std::runtime_error("weft: the event loop stopped before the task completed");
     }
+}
+
+template <class T>
+T event_loop::run_until_complete(task_handle<T> h) {
+    run_until_done(*this, h);
     if constexpr (std::is_void_v<T> || std::is_reference_v<T>) {
         return h.result();
     } else {

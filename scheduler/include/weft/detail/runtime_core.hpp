@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,8 +62,12 @@ public:
     event_loop& main_loop() noexcept { return *workers_[0]; }
 
     // Runs every worker until `main` (a task registered on a worker) is
-    // done, then stops them. The calling thread only waits.
-    void run(task_record* main);
+    // done, then stops them. The calling thread only waits; if given, it
+    // looks at `interrupts` every 50 ms and calls `on_interrupt` when it
+    // differs from the last value seen, starting from 0 (the runner's SIGINT
+    // handling: a signal may arrive before the first look).
+    void run(task_record* main, const std::atomic<int>* interrupts = nullptr,
+             const std::function<void(int)>& on_interrupt = {});
     // asyncio.run's ending: cancels the tasks still pending, runs the
     // workers until their cleanup is done, stops them, and reports failures
     // of those tasks to the exception handler.
