@@ -91,7 +91,7 @@ void event_loop::check_open(const char* what) const {
     if (closed_) throw std::logic_error(std::string("weft: ") + what + " on a closed event loop");
 }
 
-event_loop& event_loop::here(const char* what) {
+event_loop& event_loop::here_slow(const char* what) {
     check_open(what);
     event_loop* cur = tls_ctx.loop;
     if (cur == this) return *this;
@@ -122,10 +122,14 @@ void event_loop::push_remote(std::uintptr_t item) {
     if (rt_ != nullptr) return rt_->inject(item);
     detail::tsan_release_item(item);
     remote_->items.enqueue(item);
+    // release: pairs with drain_remote's exchange, so the item is there
+    // for the dequeue that follows it.
+    remote_dirty_.store(true, std::memory_order_release);
     // Wake-up protocol, a store-buffering handshake with run_once: we store
-    // the item then load `sleeping_`; the loop stores `sleeping_` then looks
-    // at the queue. The seq_cst fences guarantee that at least one side sees
-    // the other, so an item is never left behind a sleeping loop.
+    // the item (and the flag) then load `sleeping_`; the loop stores
+    // `sleeping_` then looks at the flag. The seq_cst fences guarantee that
+    // at least one side sees the other, so an item is never left behind a
+    // sleeping loop.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (sleeping_.load(std::memory_order_relaxed) &&
         sleeping_.exchange(false, std::memory_order_relaxed)) {
@@ -147,7 +151,10 @@ void event_loop::on_wakeup_fd(detail::poll_target* self, std::uint32_t) noexcept
 }
 
 void event_loop::drain_remote() {
-    if (!remote_) return;
+    if (!remote_ || !remote_dirty_.load(std::memory_order_relaxed)) return;
+    // acquire: pairs with push_remote's release store; an item pushed after
+    // this exchange sets the flag again and is taken next time.
+    remote_dirty_.exchange(false, std::memory_order_acquire);
     std::uintptr_t items[64];
     std::size_t n;
     while ((n = remote_->items.try_dequeue_bulk(items, 64)) != 0) {
@@ -163,6 +170,7 @@ void event_loop::add_timer(callback_base* cb, std::int64_t when_ns) {
 }
 
 void event_loop::drop_cancelled_timers() {
+    if (timers_.empty()) return;
     std::size_t ncancelled = cancelled_timers_.load(std::memory_order_relaxed);
     if (ncancelled > 100 && ncancelled * 2 > timers_.size()) {
         timers_.purge_cancelled();
@@ -204,10 +212,15 @@ std::size_t event_loop::collect_due_timers() {
 }
 
 void event_loop::run_forever() {
-    run_until([] { return false; });
+    run_loop([] { return false; });
 }
 
 void event_loop::run_until(const std::function<bool()>& done) {
+    run_loop([&done] { return done(); });
+}
+
+template <class Done>
+void event_loop::run_loop(Done done) {
     check_open("run_forever");
     if (rt_ != nullptr) throw std::logic_error("weft: a Go-mode worker is run by its runtime");
     if (running_) throw std::logic_error("weft: this event loop is already running");
@@ -251,7 +264,7 @@ void event_loop::run_once() {
         // Announce the sleep, then look at the remote queue (see push_remote).
         sleeping_.store(true, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (remote_->items.size_approx() != 0) timeout = 0;
+        if (remote_dirty_.load(std::memory_order_relaxed)) timeout = 0;
     }
     // With only our own wake-up fd registered there is no I/O to look at
     // unless we are going to wait: skip the syscall.
@@ -260,7 +273,7 @@ void event_loop::run_once() {
     drain_remote();
 
     // 3. Timers that are due become ready, in deadline order.
-    collect_due_timers();
+    if (!timers_.empty()) collect_due_timers();
 
     // 4. Run what was ready when this step began; later arrivals wait for the
     //    next iteration.

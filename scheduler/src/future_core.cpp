@@ -20,7 +20,7 @@ void report(event_loop* loop, exception_context ctx) noexcept {
 
 }  // namespace
 
-future_core::~future_core() {
+void future_core::destroy_slow() noexcept {
     std::uint32_t fl = flags(std::memory_order_relaxed);
     if ((fl & f_has_exception) && !(fl & f_retrieved) && exception_) {
         try {
@@ -44,6 +44,7 @@ future_core::~future_core() {
         n = next;
     }
     delete extras_;
+    extras_ = nullptr;
 }
 
 void future_core::set_cancel_message_claimed(const std::string* message) {
@@ -94,14 +95,11 @@ cancelled_error future_core::make_cancelled_error() const {
     return cancelled_error();
 }
 
-void future_core::rethrow_if_failed(const char* what) {
-    std::uint32_t fl = flags();
+void future_core::rethrow_failure(std::uint32_t fl, const char* what) {
     if (!(fl & f_done_mask)) throw invalid_state_error(std::string(what) + ": result is not set");
     if (fl & f_cancelled) throw make_cancelled_error();
-    if (fl & f_has_exception) {
-        mark_retrieved();
-        std::rethrow_exception(exception_);
-    }
+    mark_retrieved();
+    std::rethrow_exception(exception_);
 }
 
 future_extras& future_core::extras() {

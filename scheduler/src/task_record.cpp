@@ -35,8 +35,8 @@ void task_record::run_step() {
     ctx.current_task = this;
     ctx.budget = ctx.loop != nullptr && ctx.loop->worker() != nullptr ? coop_budget : 1 << 30;
     std::uint32_t fl = flags(std::memory_order_relaxed);
-    if (WEFT_UNLIKELY(!(fl & f_started))) {
-        flags_.fetch_or(f_started, std::memory_order_relaxed);
+    if (WEFT_UNLIKELY(!started_)) {
+        started_ = true;  // only the thread running a step touches it
         if (fl & f_must_cancel) {
             // Cancelled before its first step: the coroutine never starts, as
             // when asyncio throws CancelledError into an unstarted coroutine.
@@ -157,8 +157,8 @@ void task_record::complete_root() noexcept {
         flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
         unlock_hook_word(w);
     }
-    try_claim();  // nobody else completes a task: always wins
-    publish(outcome);
+    // Nobody else completes a task: the claim rides on the publishing RMW.
+    publish(outcome | f_completing);
     // Leave the registry and drop the running reference, which may destroy
     // the frame. Finished on another worker, the home worker does both.
     if (loop_->unregister_task(this)) release();

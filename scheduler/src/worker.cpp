@@ -52,6 +52,7 @@ void event_loop::run_worker() {
             // Found work: stop searching; if we were the last searcher, get
             // another worker looking, as there may be more (idle.hpp, rule 4).
             w.searching = false;
+            w.search_rounds = 0;
             if (rt_->idle().stop_searching()) rt_->notify_parked();
         }
         w.counters.tasks_run.add();
@@ -112,6 +113,13 @@ std::uintptr_t event_loop::find_work() {
             if (std::uintptr_t item = steal_work()) return item;
         }
         if (std::uintptr_t item = rt_->pop_global(*this)) return item;
+        if (w.searching && w.search_rounds < detail::search_rounds_before_park) {
+            ++w.search_rounds;
+            for (unsigned i = 0; i < detail::pauses_per_search_round; ++i)
+                __builtin_ia32_pause();
+            continue;
+        }
+        w.search_rounds = 0;
         park();
         if (std::uintptr_t item = next_local()) return item;
     }

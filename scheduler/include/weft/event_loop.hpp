@@ -153,7 +153,9 @@ public:
     // Schedules `t`; it starts at the next iteration (asyncio mode) or as soon
     // as a worker is free (Go mode).
     template <class T>
-    task_handle<T> create_task(task<T> t, std::string name = {});
+    task_handle<T> create_task(task<T> t);
+    template <class T>
+    task_handle<T> create_task(task<T> t, std::string name);
     // Runs the loop until the task completes; returns its result or rethrows.
     // Single-thread mode only (use weft::run for Go mode).
     template <class T>
@@ -238,7 +240,10 @@ public:
     // The loop an API call on `this` should act on from this thread: `this`,
     // or in Go mode the worker this thread drives. Raises std::logic_error
     // naming `what` when called from a thread that may not touch the loop.
-    event_loop& here(const char* what);
+    event_loop& here(const char* what) {
+        if (WEFT_LIKELY(detail::tls_ctx.loop == this && !closed_)) return *this;
+        return here_slow(what);
+    }
     // Adds a timer (the heap takes the caller's reference to `cb`).
     void add_timer(detail::callback_base* cb, std::int64_t when_ns);
     // Counts a cancelled timer, for compaction.
@@ -282,6 +287,11 @@ private:
         return timer_handle(cb);
     }
     void check_open(const char* what) const;
+    event_loop& here_slow(const char* what);
+    template <class T>
+    task_handle<T> spawn_task(task<T> t, std::string* name);
+    template <class Done>
+    void run_loop(Done done);
     void run_item(std::uintptr_t item);
     void run_item_timed(std::uintptr_t item);
     void drain_remote();
@@ -312,6 +322,9 @@ private:
     // Wake-up protocol with push_remote (see there): true while the loop is
     // about to wait or waiting in the poller with a non-zero timeout.
     std::atomic<bool> sleeping_{false};
+    // Set by push_remote after enqueueing, taken by drain_remote: an empty
+    // remote queue costs one load per iteration.
+    std::atomic<bool> remote_dirty_{false};
     int wakeup_fd_ = -1;
     struct wakeup_target : detail::poll_target {
         event_loop* loop = nullptr;

@@ -102,7 +102,7 @@ class task_promise final : public task_promise_base {
 public:
     task_promise() noexcept : task_promise_base(&ops) {}
     ~task_promise() {
-        if (flags(std::memory_order_relaxed) & f_has_value) slot_.destroy();
+        if (has_value_) slot_.destroy();
     }
 
     task<T> get_return_object() noexcept;
@@ -110,7 +110,7 @@ public:
     template <class U = T>
     void return_value(U&& v) requires(!std::is_void_v<T>) {
         slot_.emplace(std::forward<U>(v));
-        flags_.fetch_or(f_has_value, std::memory_order_relaxed);  // published by complete_root
+        has_value_ = true;  // published with the outcome by complete_root's release
     }
 
     T& value() noexcept requires(!std::is_void_v<T>) { return slot_.get(); }
@@ -127,6 +127,7 @@ private:
     }
 
     result_slot<T> slot_;
+    bool has_value_ = false;
 };
 
 template <class T>

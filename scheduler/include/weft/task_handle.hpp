@@ -161,18 +161,36 @@ private:
 // Schedules `t` as a task on the running loop; it starts at the loop's next
 // iteration (asyncio.create_task). `name` defaults to "Task-N".
 template <class T>
-task_handle<T> create_task(task<T> t, std::string name = {}) {
+task_handle<T> create_task(task<T> t) {
+    return get_running_loop().create_task(std::move(t));
+}
+template <class T>
+task_handle<T> create_task(task<T> t, std::string name) {
     return get_running_loop().create_task(std::move(t), std::move(name));
 }
 
 // Go's name for the same thing.
 template <class T>
-task_handle<T> spawn(task<T> t, std::string name = {}) {
+task_handle<T> spawn(task<T> t) {
+    return create_task(std::move(t));
+}
+template <class T>
+task_handle<T> spawn(task<T> t, std::string name) {
     return create_task(std::move(t), std::move(name));
 }
 
 template <class T>
+task_handle<T> event_loop::create_task(task<T> t) {
+    return spawn_task(std::move(t), nullptr);
+}
+
+template <class T>
 task_handle<T> event_loop::create_task(task<T> t, std::string name) {
+    return spawn_task(std::move(t), name.empty() ? nullptr : &name);
+}
+
+template <class T>
+task_handle<T> event_loop::spawn_task(task<T> t, std::string* name) {
     event_loop& loop = here("create_task");  // in Go mode: the worker we are on
     auto h = t.release();
     if (!h) throw invalid_state_error("weft::create_task: the task is empty (moved from?)");
@@ -181,7 +199,7 @@ task_handle<T> event_loop::create_task(task<T> t, std::string name) {
         throw invalid_state_error("weft::create_task: this task is already scheduled");
     }
     p.start_as_task(&loop, h);
-    if (!name.empty()) p.set_name(std::move(name));
+    if (name) p.set_name(std::move(*name));  // before another worker can run it
     loop.register_task(&p);
     // asyncio: call_soon(task.__step); Go: newproc puts it in runnext.
     auto handle = task_handle<T>::adopt(&p);

@@ -63,7 +63,6 @@ enum : std::uint32_t {
     f_spawned = 1u << 7,          // a task's root coroutine (else awaited inline)
     f_must_cancel = 1u << 8,      // cancel at the next resumption (asyncio _must_cancel)
     f_cb_lock = 1u << 10,         // held while a callback is being removed
-    f_started = 1u << 11,         // a task's first step has run
     f_cancel_outcome = 1u << 12,  // a task's coroutine ended by cancellation
     f_done_mask = f_finished | f_cancelled,
 };
@@ -122,7 +121,11 @@ public:
     cancelled_error make_cancelled_error() const;
     // Throws cancelled_error if cancelled, the stored exception if failed, and
     // invalid_state_error if still pending. Marks the exception retrieved.
-    void rethrow_if_failed(const char* what);
+    void rethrow_if_failed(const char* what) {
+        std::uint32_t fl = flags();
+        if (WEFT_LIKELY((fl & (f_done_mask | f_has_exception)) == f_finished)) return;
+        rethrow_failure(fl, what);
+    }
     void mark_retrieved() noexcept {
         // Relaxed: the flag only suppresses a diagnostic in the destructor,
         // which runs after the final release (acq_rel) anyway.
@@ -158,7 +161,17 @@ public:
     const future_extras* extras_if_any() const noexcept { return extras_; }
 
 protected:
-    ~future_core();  // destroyed only through ops_->destroy
+    // Destroyed only through ops_->destroy. The common case (finished
+    // without an exception, no extras) does nothing here.
+    ~future_core() {
+        if (WEFT_UNLIKELY((flags(std::memory_order_relaxed) & f_has_exception) ||
+                          extras_ != nullptr ||
+                          done_list_.load(std::memory_order_relaxed) != closed())) {
+            destroy_slow();
+        }
+    }
+    void destroy_slow() noexcept;
+    [[noreturn]] void rethrow_failure(std::uint32_t fl, const char* what);
 
     static done_node* closed() noexcept { return reinterpret_cast<done_node*>(std::uintptr_t{1}); }
     void lock_callbacks() noexcept;

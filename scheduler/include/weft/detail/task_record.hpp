@@ -140,6 +140,10 @@ protected:
     // asyncio: suspending with a cancel pending cancels the new wait at once.
     void cancel_hook_locked(cancel_hook* h) noexcept;
 
+    // Whether the first step has run. Plain: steps of one task never overlap,
+    // and the queues order one step before the next.
+    bool started_ = false;
+
 private:
     std::atomic<std::uintptr_t> hook_word_{0};
 };

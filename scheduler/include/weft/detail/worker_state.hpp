@@ -25,6 +25,14 @@ inline constexpr unsigned max_lifo_streak = 3;
 // first, polls its timers and I/O, and tidies up (Go checks its global queue
 // every 61 ticks; 61 is prime, so it does not beat with periodic workloads).
 inline constexpr std::uint32_t maintenance_interval = 61;
+// How many rounds a worker that found nothing keeps searching (stealing,
+// looking at the global queue, a short pause in between) before it parks,
+// as Go's spinning threads do. While a worker searches nobody needs waking
+// (idle.hpp, rule 2), so a producer that keeps a consumer just busy enough
+// pays no wake-up syscalls. About 20-50 microseconds of searching.
+inline constexpr unsigned search_rounds_before_park = 64;
+inline constexpr unsigned pauses_per_search_round = 16;
+
 // The cooperative budget: how many awaits of already-complete things a task
 // step may make before one of them yields anyway (Tokio uses 128).
 inline constexpr int coop_budget = 128;
@@ -63,6 +71,7 @@ struct worker_state {
     unsigned lifo_streak = 0;
     std::uint32_t tick = 0;
     bool searching = false;
+    unsigned search_rounds = 0;  // rounds searched since work was last found
     // Shutdown rounds this worker has done (read by the coordinating thread).
     std::atomic<unsigned> cancel_round_seen{0};
     std::uint64_t rng = 0;  // victim selection
