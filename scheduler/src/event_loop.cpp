@@ -164,9 +164,39 @@ void event_loop::drain_remote() {
 }
 
 void event_loop::add_timer(callback_base* cb, std::int64_t when_ns) {
+    if (worker_) {
+        owner_scope owner(*this);
+        if (WEFT_UNLIKELY(!owner.owned())) return add_timer_remote(cb, when_ns);
+        cb->when = when_ns;
+        cb->timer_loop.store(this, std::memory_order_relaxed);
+        timers_.push(cb, when_ns);
+        return;
+    }
     cb->when = when_ns;
     cb->timer_loop.store(this, std::memory_order_relaxed);
     timers_.push(cb, when_ns);
+}
+
+namespace {
+// Carries a timer to whichever worker runs it, which adds it to its heap.
+// Owns one reference to the timer until then.
+struct timer_adder {
+    callback_base* cb;
+    std::int64_t when;
+    timer_adder(callback_base* c, std::int64_t w) noexcept : cb(c), when(w) {}
+    timer_adder(timer_adder&& o) noexcept : cb(std::exchange(o.cb, nullptr)), when(o.when) {}
+    timer_adder(const timer_adder&) = delete;
+    ~timer_adder() {
+        if (cb) cb->release();  // dropped unrun (the runtime closed)
+    }
+    void operator()() { event_loop::current()->add_timer(std::exchange(cb, nullptr), when); }
+};
+}  // namespace
+
+void event_loop::add_timer_remote(callback_base* cb, std::int64_t when_ns) {
+    // Called on a thread that lost this loop while blocked in a step: the
+    // timer goes to whichever worker takes the adder from the global queue.
+    push_remote(tag_callback(detail::make_callback(timer_adder(cb, when_ns))));
 }
 
 void event_loop::drop_cancelled_timers() {
@@ -342,6 +372,22 @@ void event_loop::report_slow(task_record* t, double seconds) {
 // ---- the task registry
 
 void event_loop::register_task(task_record* t) noexcept {
+    if (worker_) {
+        owner_scope owner(*this);
+        if (WEFT_LIKELY(owner.owned())) return link_locally(t);
+        // Not driving this loop (it was handed off while we were blocked):
+        // the driver links it later. release: pairs with the exchange there.
+        task_record* head = worker_->link_stack.load(std::memory_order_relaxed);
+        do {
+            t->reg_next = head;
+        } while (!worker_->link_stack.compare_exchange_weak(head, t, std::memory_order_release,
+                                                            std::memory_order_relaxed));
+        return;
+    }
+    link_locally(t);
+}
+
+void event_loop::link_locally(task_record* t) noexcept {
     t->reg_prev = nullptr;
     t->reg_next = tasks_head_;
     if (tasks_head_) tasks_head_->reg_prev = t;
@@ -351,11 +397,18 @@ void event_loop::register_task(task_record* t) noexcept {
 }
 
 bool event_loop::unregister_task(task_record* t) noexcept {
-    if (worker_ != nullptr && tls_ctx.loop != this) {
-        // Finished on another worker: only this one touches its list. Hand
-        // the task over through a lock-free stack; drain_unlinks takes it.
-        // release: the task's final state is visible to the drainer's
-        // acquire exchange.
+    if (worker_ != nullptr) {
+        if (tls_ctx.loop == this) {
+            owner_scope owner(*this);
+            if (owner.owned()) {
+                unlink_locally(t);
+                return true;
+            }
+        }
+        // Finished on another worker (or on a thread that no longer drives
+        // this loop): only the driver touches its list. Hand the task over
+        // through a lock-free stack; drain_unlinks takes it. release: the
+        // task's final state is visible to the drainer's acquire exchange.
         task_record* head = worker_->unlink_stack.load(std::memory_order_relaxed);
         do {
             t->set_unlink_next(head);
@@ -363,18 +416,22 @@ bool event_loop::unregister_task(task_record* t) noexcept {
                                                               std::memory_order_relaxed));
         return false;
     }
+    unlink_locally(t);
+    return true;
+}
+
+void event_loop::unlink_locally(task_record* t) noexcept {
     if (t->reg_prev) {
         t->reg_prev->reg_next = t->reg_next;
     } else if (tasks_head_ == t) {
         tasks_head_ = t->reg_next;
     } else {
-        return true;  // not registered (already removed by close())
+        return;  // not registered (already removed by close())
     }
     if (t->reg_next) t->reg_next->reg_prev = t->reg_prev;
     t->reg_prev = t->reg_next = nullptr;
     --task_count_;
     if (worker_) worker_->live.store(task_count_, std::memory_order_relaxed);
-    return true;
 }
 
 std::vector<task_record*> event_loop::live_tasks() const {
@@ -393,7 +450,10 @@ void event_loop::close() {
     closed_ = true;
     event_loop* outer = tls_ctx.loop;
     tls_ctx.loop = this;  // diagnostics and wake-ups during teardown come here
-    if (worker_) drain_unlinks();
+    if (worker_) {
+        owner_.store(static_cast<detail::machine*>(tls_ctx.machine), std::memory_order_relaxed);
+        drain_unlinks();
+    }
     // Tasks still pending are abandoned: reported, then completed as
     // cancelled so that anything awaiting them is released, and their frames
     // destroyed once no handle holds them.

@@ -136,13 +136,26 @@ runner::runner(run_options options) : threads_(resolve_threads(options)) {
     if (threads_ == 1) {
         loop_ = std::make_unique<event_loop>();
     } else {
-        rt_ = std::make_unique<detail::runtime_core>(static_cast<unsigned>(threads_));
+        if (options.blocking_threshold.count() < 0) {
+            throw std::invalid_argument(
+                "weft::run: blocking_threshold must be >= 0 (0 turns the monitor off), got " +
+                std::to_string(options.blocking_threshold.count()) + " ns");
+        }
+        rt_ = std::make_unique<detail::runtime_core>(
+            static_cast<unsigned>(threads_),
+            blocking_options{options.blocking_threshold, options.max_blocking_threads});
     }
     get_loop().set_debug(options.debug);
 }
 
 std::vector<worker_stats> runner::stats() const {
     return rt_ ? rt_->stats() : std::vector<worker_stats>{};
+}
+
+std::vector<worker_stats> runtime_stats() {
+    event_loop* loop = event_loop::current();
+    if (loop == nullptr || loop->runtime() == nullptr) return {};
+    return loop->runtime()->stats();
 }
 
 runner::~runner() {

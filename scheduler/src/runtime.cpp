@@ -12,6 +12,8 @@
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/tsan.hpp>
 
+#include "machine.hpp"
+
 namespace weft::detail {
 
 struct runtime_core::global_queue {
@@ -20,8 +22,9 @@ struct runtime_core::global_queue {
     moodycamel::ConcurrentQueue<std::uintptr_t> items;
 };
 
-runtime_core::runtime_core(unsigned workers)
-    : global_(std::make_unique<global_queue>()), idle_(workers) {
+runtime_core::runtime_core(unsigned workers, blocking_options blocking)
+    : blocking_(blocking), global_(std::make_unique<global_queue>()), idle_(workers) {
+    init_asymmetric_fences();  // before any thread of ours runs
     workers_.reserve(workers);
     for (unsigned i = 0; i < workers; ++i) {
         workers_.push_back(std::unique_ptr<event_loop>(new event_loop(this, i, &settings_)));
@@ -29,11 +32,25 @@ runtime_core::runtime_core(unsigned workers)
 }
 
 runtime_core::~runtime_core() {
-    stop_.store(true, std::memory_order_release);
-    wake_all();
-    for (auto& t : threads_)
-        t.join();
-    threads_.clear();
+    if (started()) stop_loops();  // run() left by an exception
+    // Every machine is spare now, or still blocked in the step of a task
+    // whose loop it lost: that one finishes its step first.
+    std::vector<std::unique_ptr<machine>> all;
+    {
+        std::lock_guard lock(machines_mutex_);
+        all.swap(machines_);
+        spares_.clear();
+    }
+    for (auto& m : all) {
+        {
+            std::lock_guard lock(m->mutex);
+            m->exit = true;
+        }
+        m->cv.notify_one();
+    }
+    for (auto& m : all)
+        m->thread.join();
+    all.clear();
     for (auto& w : workers_)
         w->close();
     std::uintptr_t item;
@@ -112,7 +129,9 @@ std::size_t runtime_core::live_tasks() const noexcept {
     for (const auto& w : workers_) {
         worker_state* s = const_cast<event_loop&>(*w).worker();
         n += s->live.load(std::memory_order_relaxed);
-        if (s->unlink_stack.load(std::memory_order_relaxed) != nullptr) ++n;  // not yet handed back
+        // Not yet handed back, or created by a thread that had lost the loop.
+        if (s->unlink_stack.load(std::memory_order_relaxed) != nullptr) ++n;
+        if (s->link_stack.load(std::memory_order_relaxed) != nullptr) ++n;
     }
     return n;
 }
@@ -137,10 +156,6 @@ void runtime_core::cancel_leftovers(event_loop& w) {
     s.cancel_round_seen.store(round, std::memory_order_release);
 }
 
-void runtime_core::worker_main(unsigned index) {
-    workers_[index]->run_worker();
-}
-
 void runtime_core::run(task_record* main, const std::atomic<int>* interrupts,
                        const std::function<void(int)>& on_interrupt) {
     // The calling thread coordinates: it starts the workers, waits for the
@@ -159,10 +174,7 @@ void runtime_core::run(task_record* main, const std::atomic<int>* interrupts,
     };
     if (!main->add_done_node(&watch)) watch.done = true;
 
-    stop_.store(false, std::memory_order_relaxed);
-    started_.store(true, std::memory_order_release);
-    for (unsigned i = 0; i < size(); ++i)
-        threads_.emplace_back(&runtime_core::worker_main, this, i);
+    start_loops();
     {
         std::unique_lock lock(watch.m);
         int seen = 0;  // the runner resets the count before it starts us
@@ -181,20 +193,12 @@ void runtime_core::run(task_record* main, const std::atomic<int>* interrupts,
             }
         }
     }
-    stop_.store(true, std::memory_order_release);
-    wake_all();
-    for (auto& t : threads_)
-        t.join();
-    threads_.clear();
-    started_.store(false, std::memory_order_release);
+    stop_loops();
 }
 
 void runtime_core::shutdown() {
     if (live_tasks() == 0) return;
-    stop_.store(false, std::memory_order_relaxed);
-    started_.store(true, std::memory_order_release);
-    for (unsigned i = 0; i < size(); ++i)
-        threads_.emplace_back(&runtime_core::worker_main, this, i);
+    start_loops();
     // Cancel the leftovers and wait for their cleanup; tasks that their
     // cleanup starts are cancelled in a further round.
     constexpr unsigned max_rounds = 8;
@@ -223,12 +227,7 @@ void runtime_core::shutdown() {
             }
         }
     }
-    stop_.store(true, std::memory_order_release);
-    wake_all();
-    for (auto& t : threads_)
-        t.join();
-    threads_.clear();
-    started_.store(false, std::memory_order_release);
+    stop_loops();
     // As asyncio.run: failures of the cancelled leftovers are reported.
     std::vector<task_record*> left;
     {
@@ -264,6 +263,7 @@ std::vector<worker_stats> runtime_core::stats() const {
         s.overflows = c.overflows.get();
         s.local_queue_depth = c.local_queue_depth.get();
         s.busy_ns = c.busy_ns.get();
+        s.handoffs = c.handoffs.get();
         std::uint64_t since = c.busy_since.get();
         if (since != 0 && now > since) s.busy_ns += now - since;  // the current busy stretch
         out.push_back(s);
@@ -274,22 +274,24 @@ std::vector<worker_stats> runtime_core::stats() const {
 std::string runtime_core::stats_report() const {
     std::string out = "weft: runtime stats (" + std::to_string(size()) + " workers)\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%6s %12s %10s %10s %10s %8s %8s %10s %9s %10s\n", "worker",
-                  "tasks_run", "steal_try", "steal_ok", "stolen", "parks", "unparks", "inj_pulls",
-                  "overflow", "busy_ms");
+    std::snprintf(line, sizeof line, "%6s %12s %10s %10s %10s %8s %8s %10s %9s %10s %8s\n",
+                  "worker", "tasks_run", "steal_try", "steal_ok", "stolen", "parks", "unparks",
+                  "inj_pulls", "overflow", "busy_ms", "handoff");
     out += line;
     auto all = stats();
     for (std::size_t i = 0; i < all.size(); ++i) {
         const worker_stats& s = all[i];
         std::snprintf(
-            line, sizeof line, "%6zu %12llu %10llu %10llu %10llu %8llu %8llu %10llu %9llu %10.1f\n",
-            i, static_cast<unsigned long long>(s.tasks_run),
+            line, sizeof line,
+            "%6zu %12llu %10llu %10llu %10llu %8llu %8llu %10llu %9llu %10.1f %8llu\n", i,
+            static_cast<unsigned long long>(s.tasks_run),
             static_cast<unsigned long long>(s.steal_attempts),
             static_cast<unsigned long long>(s.steal_successes),
             static_cast<unsigned long long>(s.tasks_stolen),
             static_cast<unsigned long long>(s.parks), static_cast<unsigned long long>(s.unparks),
             static_cast<unsigned long long>(s.injection_pulls),
-            static_cast<unsigned long long>(s.overflows), static_cast<double>(s.busy_ns) / 1e6);
+            static_cast<unsigned long long>(s.overflows), static_cast<double>(s.busy_ns) / 1e6,
+            static_cast<unsigned long long>(s.handoffs));
         out += line;
     }
     return out;

@@ -12,10 +12,14 @@
 //   6. the local queues of the others, as a searcher (idle.hpp, rule 1);
 //   7. nothing: it parks in its poller until woken, a timer or I/O.
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/event_loop.hpp>
+
+#include "machine.hpp"
 
 namespace weft {
 
@@ -40,8 +44,15 @@ void event_loop::push_local(std::uintptr_t item) {
     rt_->notify_parked();  // one atomic load unless someone should wake
 }
 
-void event_loop::run_worker() {
+bool event_loop::run_worker(detail::machine& m) {
     worker_state& w = *worker_;
+    // Two threads driving one loop would corrupt it silently: check, cheaply.
+    if (detail::machine* other = driver_.exchange(&m, std::memory_order_acq_rel)) {
+        std::fprintf(stderr, "weft: worker %u driven by machines %u and %u at once\n", index_,
+                     other->id, m.id);
+        std::abort();
+    }
+    m.loop.store(this, std::memory_order_relaxed);
     detail::tls_ctx.loop = this;
     running_ = true;
     w.counters.busy_since.set(static_cast<std::uint64_t>(time_ns()));
@@ -56,13 +67,29 @@ void event_loop::run_worker() {
             if (rt_->idle().stop_searching()) rt_->notify_parked();
         }
         w.counters.tasks_run.add();
+        m.begin_step();
         run_item(item);
+        if (WEFT_UNLIKELY(m.end_step())) {
+            // Blocked in that step, the loop went to another machine, which
+            // now drives it: not one more access to it from here.
+            m.loop.store(nullptr, std::memory_order_relaxed);
+            detail::tls_ctx.loop = nullptr;
+            return true;
+        }
+        if (WEFT_UNLIKELY(driver_.load(std::memory_order_relaxed) != &m)) {
+            std::fprintf(stderr, "weft: worker %u lost its driver mid-run\n", index_);
+            std::abort();
+        }
     }
     std::uint64_t since = w.counters.busy_since.get();
     if (since != 0) w.counters.busy_ns.add(static_cast<std::uint64_t>(time_ns()) - since);
     w.counters.busy_since.set(0);
     running_ = false;
     detail::tls_ctx.loop = nullptr;
+    m.loop.store(nullptr, std::memory_order_relaxed);
+    // release: the next driver's exchange sees everything this one did.
+    driver_.store(nullptr, std::memory_order_release);
+    return false;
 }
 
 std::uintptr_t event_loop::next_local() {
@@ -213,12 +240,22 @@ void event_loop::maintenance() {
 
 void event_loop::drain_unlinks() noexcept {
     // acquire: pairs with the release CAS of unregister_task on other workers.
-    task_record* t = worker_->unlink_stack.exchange(nullptr, std::memory_order_acquire);
-    while (t != nullptr) {
-        task_record* next = t->unlink_next();
-        unregister_task(t);  // on our own thread now: unlinks directly
-        t->release();        // the running reference, which the finisher left to us
-        t = next;
+    task_record* done = worker_->unlink_stack.exchange(nullptr, std::memory_order_acquire);
+    // Tasks created here by a machine that had lost this loop. Taken after
+    // the finished ones: a task in `done` was linked before it finished, so
+    // its link is in this batch or an earlier one. acquire: pairs with the
+    // release CAS in register_task.
+    task_record* born = worker_->link_stack.exchange(nullptr, std::memory_order_acquire);
+    while (born != nullptr) {
+        task_record* next = born->reg_next;
+        link_locally(born);
+        born = next;
+    }
+    while (done != nullptr) {
+        task_record* next = done->unlink_next();
+        unlink_locally(done);
+        done->release();  // the running reference, which the finisher left to us
+        done = next;
     }
 }
 

@@ -49,6 +49,18 @@ class task_record;
 struct remote_queue;
 class runtime_core;
 struct loop_settings;
+struct machine;
+
+// Membarrier (see owner_scope) is available: the fast path needs only a
+// compiler fence. Set once when the first runtime starts.
+extern bool g_asymmetric_fences;
+inline void light_fence() noexcept {
+    if (WEFT_LIKELY(g_asymmetric_fences)) {
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+}
 }  // namespace detail
 
 template <class T>
@@ -219,6 +231,8 @@ public:
     // mode at the back of the ready queue.
     void push_wake(std::uintptr_t item) {
         if (!worker_) return ready_.push_back(item);
+        owner_scope owner(*this);
+        if (WEFT_UNLIKELY(!owner.owned())) return push_remote(item);
         detail::worker_state& w = *worker_;
         std::uintptr_t old = w.runnext;
         w.runnext = item;
@@ -229,7 +243,14 @@ public:
     // this is the worker's own FIFO, which it runs when its deque is empty
     // and every 61 ticks, and hands to the global queue when it grows while
     // other workers are idle.
-    void push_ready(std::uintptr_t item) { ready_.push_back(item); }
+    void push_ready(std::uintptr_t item) {
+        if (worker_) {
+            owner_scope owner(*this);
+            if (WEFT_UNLIKELY(!owner.owned())) return push_remote(item);
+            return ready_.push_back(item);
+        }
+        ready_.push_back(item);
+    }
     // From any thread: queues the item and wakes the loop (Go mode: the
     // runtime's global queue, and a parked worker).
     void push_remote(std::uintptr_t item);
@@ -270,6 +291,42 @@ public:
     // The loop running on this thread, or null.
     static event_loop* current() noexcept { return detail::tls_ctx.loop; }
 
+    // Brackets an owner-only operation on a Go-mode worker's loop (its
+    // deque, runnext, FIFO, timers, task registry). The monitor may hand a
+    // blocked loop to another thread while the blocked thread is still
+    // inside a task step; from then on that thread must not touch the loop,
+    // and its operations take the thread-safe paths instead.
+    //
+    // The protocol is an asymmetric Dekker: this thread raises its owner_ops
+    // count, then (compiler fence only) reads `owner`; the monitor writes
+    // `owner`, runs membarrier(), which puts a full fence in every thread,
+    // then waits for the old owner's count to drop to zero. Either this
+    // thread sees the new owner, or the monitor sees it inside the operation
+    // and waits it out. Cost on the fast path: two plain stores and a load.
+    class owner_scope {
+    public:
+        explicit owner_scope(const event_loop& l) noexcept : ctx_(detail::tls_ctx) {
+            std::atomic_ref<int> ops(ctx_.owner_ops);
+            ops.store(ops.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            detail::light_fence();
+            owned_ = l.owner_.load(std::memory_order_relaxed) == ctx_.machine;
+        }
+        ~owner_scope() {
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+            std::atomic_ref<int> ops(ctx_.owner_ops);
+            // release: pairs with the monitor's acquire wait for zero, so
+            // this operation happens before the new owner's first.
+            ops.store(ops.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+        }
+        owner_scope(const owner_scope&) = delete;
+        owner_scope& operator=(const owner_scope&) = delete;
+        bool owned() const noexcept { return owned_; }
+
+    private:
+        detail::thread_context& ctx_;
+        bool owned_;
+    };
+
 private:
     friend class detail::runtime_core;
     // A worker of a Go-mode runtime.
@@ -305,13 +362,18 @@ private:
 
     // ---- Go mode (worker.cpp)
     void push_local(std::uintptr_t item);
-    void run_worker();
+    // Drives this loop on machine `m` until the runtime stops (false) or the
+    // loop is taken from `m` while it is blocked in a step (true).
+    bool run_worker(detail::machine& m);
     std::uintptr_t next_local();
     std::uintptr_t find_work();
     std::uintptr_t steal_work();
     void park();
     void maintenance();
     void drain_unlinks() noexcept;
+    void link_locally(detail::task_record* t) noexcept;
+    void unlink_locally(detail::task_record* t) noexcept;
+    void add_timer_remote(detail::callback_base* cb, std::int64_t when_ns);
     void wake_thread() noexcept;  // makes a parked worker's wait return
 
     detail::ring_queue<std::uintptr_t> ready_;
@@ -342,6 +404,12 @@ private:
     unsigned index_ = 0;
     const void* group_;  // loops that may run each other's tasks share it
     std::unique_ptr<detail::worker_state> worker_;
+    // The machine that owns this loop: the one driving it, or about to (see
+    // owner_scope and machine.hpp). Null while no runtime thread runs.
+    std::atomic<detail::machine*> owner_{nullptr};
+    // The machine inside run_worker, checked on entry and at every step: no
+    // loop is ever driven by two threads at once.
+    std::atomic<detail::machine*> driver_{nullptr};
 
     const std::atomic<int>* watch_ = nullptr;
     int watch_seen_ = 0;

@@ -8,6 +8,7 @@
 // It returns the task's result or rethrows its exception.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -26,6 +27,11 @@ struct run_options {
     int threads = 0;
     // asyncio's debug mode: slow steps are reported, with the task's name.
     bool debug = false;
+    // Go mode: a worker stuck in one task step (a blocking call) for longer
+    // than this has its loop handed to another thread. Zero turns it off.
+    std::chrono::nanoseconds blocking_threshold = std::chrono::milliseconds(10);
+    // Go mode: threads beyond the workers, blocked or spare, at most.
+    unsigned max_blocking_threads = 512;
 };
 
 // The thread count `options` asks for, after WEFT_THREADS; raises
@@ -81,6 +87,10 @@ private:
     int threads_ = 1;
     bool closed_ = false;
 };
+
+// From a task: the per-worker metrics of the Go-mode runtime running it
+// (steals, parks, hand-offs...); empty in single-thread mode.
+std::vector<worker_stats> runtime_stats();
 
 // Ends the process the way Python does after an uncaught KeyboardInterrupt:
 // a message on stderr, then death by SIGINT (exit status 130).

@@ -1,6 +1,7 @@
 // Everything in weft::scheduler.
 #pragma once
 
+#include <weft/blocking.hpp>
 #include <weft/errors.hpp>
 #include <weft/event.hpp>
 #include <weft/event_loop.hpp>

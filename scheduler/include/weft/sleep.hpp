@@ -77,13 +77,16 @@ public:
             return;
         }
         self_ = &t;
-        timer_ = new sleep_timer(&t);
+        sleep_timer* timer = timer_ = new sleep_timer(&t);
         cancel = &cancel_sleep;
-        // The timer first: it can only fire on this thread, later. Then the
-        // hook, which lets a cancel from another worker wake the task, so it
-        // is the last thing here that touches `this`.
-        loop.add_timer(timer_, event_loop::time_ns() + delay_ns_);  // takes one reference
+        std::int64_t when = event_loop::time_ns() + delay_ns_;
+        // The hook, which lets a cancel from another worker wake the task,
+        // is the last thing here that touches `this`. The timer goes in after
+        // it, from locals: in Go mode it may fire on another thread (this one
+        // may have lost its loop, blocked in this step), and a cancel that
+        // comes first merely leaves a cancelled timer in the heap.
         t.set_hook(this);
+        loop.add_timer(timer, when);  // takes the heap's reference
     }
 
 protected:

@@ -7,12 +7,19 @@
 // overflow from full local queues), stealing half of another worker's local
 // queue, and its own timers and poller. See event_loop::run_worker.
 //
+// Threads (machines, machine.hpp) are not tied to workers: a worker whose
+// thread blocks inside a task step is handed to a spare thread by the
+// monitor (Go's sysmon, monitor.cpp), so at most `workers` loops run at once
+// but more threads may exist, the others blocked or spare.
+//
 // Shutdown, as asyncio.run does it: when the main task is done, every worker
 // cancels the tasks registered with it, and all keep running until those have
 // finished their cleanup; then the workers stop and their threads are joined.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -37,10 +44,22 @@ struct worker_stats {
     std::uint64_t injection_pulls = 0;  // items taken from the global queue
     std::uint64_t overflows = 0;        // times half the local queue went global
     std::uint64_t local_queue_depth = 0;
-    std::uint64_t busy_ns = 0;  // time not parked
+    std::uint64_t busy_ns = 0;   // time not parked
+    std::uint64_t handoffs = 0;  // times it went to another thread (blocked step)
+};
+
+// How a Go-mode runtime treats a step that blocks its thread.
+struct blocking_options {
+    // A worker inside one step for longer than this is handed to another
+    // thread. Zero turns the monitor off.
+    std::chrono::nanoseconds threshold = std::chrono::milliseconds(10);
+    // Threads beyond the workers, blocked or spare, at most (Tokio: 512).
+    unsigned max_blocking_threads = 512;
 };
 
 namespace detail {
+
+struct machine;
 
 struct loop_settings {
     std::atomic<bool> debug{false};
@@ -51,7 +70,7 @@ struct loop_settings {
 
 class runtime_core {
 public:
-    explicit runtime_core(unsigned workers);
+    explicit runtime_core(unsigned workers, blocking_options blocking = {});
     ~runtime_core();
     runtime_core(const runtime_core&) = delete;
     runtime_core& operator=(const runtime_core&) = delete;
@@ -96,18 +115,49 @@ public:
     // A worker cancels its own leftover tasks in a shutdown round.
     void cancel_leftovers(event_loop& w);
 
+    // ---- machines and the monitor (monitor.cpp)
+    // weft::blocking: gives `loop`, which machine `m` (the caller) drives, to
+    // a spare thread. True when the caller no longer drives it (also when
+    // the monitor took it first); false when no thread may be added.
+    bool hand_off(machine& m, event_loop& loop);
+    // Threads the runtime has made (workers, blocked and spare).
+    std::size_t machine_count();
+
     std::vector<worker_stats> stats() const;
     std::string stats_report() const;
     loop_settings& settings() noexcept { return settings_; }
 
 private:
-    void worker_main(unsigned index);
+    // Gives every worker a machine and starts the monitor.
+    void start_loops();
+    // Stops the workers and waits until no machine drives one.
+    void stop_loops();
+    machine* acquire_spare();
+    void release_spare(machine* m);
+    // Gives `loop` to `m`, whose thread starts driving it.
+    void assign(machine& m, event_loop& loop);
+    void machine_main(machine& m);
+    void monitor_main();
+    // Takes `loop` from `m`, blocked in step `step`, for a spare.
+    void retake(machine& m, event_loop& loop, std::uint64_t step);
     void wake_all() noexcept;
     std::size_t live_tasks() const noexcept;
 
     loop_settings settings_;
     std::vector<std::unique_ptr<event_loop>> workers_;
-    std::vector<std::thread> threads_;
+    const blocking_options blocking_;
+    // Machines: all of them, the spare ones, and how many loops are being
+    // driven (run and shutdown wait for zero).
+    std::mutex machines_mutex_;
+    std::condition_variable loops_stopped_;
+    std::vector<std::unique_ptr<machine>> machines_;
+    std::vector<machine*> spares_;
+    unsigned loops_running_ = 0;
+    // The monitor thread, while loops run.
+    std::thread monitor_;
+    std::mutex monitor_mutex_;
+    std::condition_variable monitor_cv_;
+    bool monitor_stop_ = false;
     struct global_queue;
     std::unique_ptr<global_queue> global_;
     detail::idle idle_;

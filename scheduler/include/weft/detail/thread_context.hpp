@@ -27,6 +27,11 @@ struct thread_context {
     // Go mode's cooperative budget for the running step: awaits of things
     // that are already complete spend it, and yield once it is gone.
     int budget;
+    // Go mode: the machine (the record of this OS thread in the runtime),
+    // and how deep this thread is in owner-only operations on `loop` (read
+    // by the monitor when it retakes a blocked loop; see owner_scope).
+    void* machine;
+    int owner_ops;
 };
 
 extern __thread thread_context tls_ctx;

@@ -63,6 +63,7 @@ struct worker_counters {
     stat_counter local_queue_depth;
     stat_counter busy_ns;
     stat_counter busy_since;  // loop clock when it last unparked; 0 while parked
+    stat_counter handoffs;    // times this loop went to another thread
 };
 
 struct worker_state {
@@ -78,6 +79,9 @@ struct worker_state {
     // Tasks registered here that completed on another worker, waiting to be
     // unlinked by this one (a lock-free stack; this worker takes it whole).
     std::atomic<task_record*> unlink_stack{nullptr};
+    // Tasks created for this worker by a thread that does not drive it (one
+    // that lost the loop while blocked in a step), waiting to be linked.
+    std::atomic<task_record*> link_stack{nullptr};
     // Live tasks registered here (owner writes, anyone reads).
     std::atomic<std::size_t> live{0};
     worker_counters counters;

@@ -1,0 +1,295 @@
+// Machines and the monitor: the threads that drive worker loops, and Go's
+// sysmon, which hands the loop of a thread blocked in a task step to a spare
+// thread. The protocol is described in machine.hpp.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <weft/blocking.hpp>
+#include <weft/detail/runtime_core.hpp>
+#include <weft/detail/task_record.hpp>
+
+#include "machine.hpp"
+
+namespace weft::detail {
+
+bool g_asymmetric_fences = false;
+
+namespace {
+
+long membarrier(int cmd) noexcept {
+    return ::syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+bool register_membarrier() noexcept {
+    long cmds = membarrier(MEMBARRIER_CMD_QUERY);
+    if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return false;
+    return membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+}
+
+}  // namespace
+
+void init_asymmetric_fences() noexcept {
+    // A function-local static: thread-safe, once per process, and finished
+    // before the first runtime starts a thread, so every thread that reads
+    // the flag sees its final value.
+    static const bool ok = [] {
+        g_asymmetric_fences = register_membarrier();
+        return g_asymmetric_fences;
+    }();
+    (void)ok;
+}
+
+void heavy_fence() noexcept {
+    if (g_asymmetric_fences && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return;
+    // Fallback: light_fence is a full fence on the other side too.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+// ---- machines
+
+machine* runtime_core::acquire_spare() {
+    std::lock_guard lock(machines_mutex_);
+    if (!spares_.empty()) {
+        machine* m = spares_.back();
+        spares_.pop_back();
+        return m;
+    }
+    if (machines_.size() >= size() + blocking_.max_blocking_threads) return nullptr;
+    auto m = std::make_unique<machine>(*this, static_cast<unsigned>(machines_.size()));
+    machine* raw = m.get();
+    raw->thread = std::thread(&runtime_core::machine_main, this, std::ref(*raw));
+    machines_.push_back(std::move(m));
+    return raw;
+}
+
+void runtime_core::release_spare(machine* m) {
+    std::lock_guard lock(machines_mutex_);
+    spares_.push_back(m);
+}
+
+std::size_t runtime_core::machine_count() {
+    std::lock_guard lock(machines_mutex_);
+    return machines_.size();
+}
+
+void runtime_core::assign(machine& m, event_loop& loop) {
+    {
+        std::lock_guard lock(m.mutex);
+        m.next = &loop;
+    }
+    m.cv.notify_one();
+}
+
+void runtime_core::machine_main(machine& m) {
+    tls_ctx.machine = &m;
+    m.ctx.store(&tls_ctx, std::memory_order_release);
+    for (;;) {
+        event_loop* loop;
+        {
+            std::unique_lock lock(m.mutex);
+            m.cv.wait(lock, [&] { return m.next != nullptr || m.exit; });
+            if (m.next == nullptr) break;
+            loop = std::exchange(m.next, nullptr);
+        }
+        bool lost = loop->run_worker(m);
+        // Taken: the retaker left its verdict here; no one looks at it until
+        // this machine drives a loop again.
+        m.retake.store(retake_none, std::memory_order_relaxed);
+        std::lock_guard lock(machines_mutex_);
+        if (!lost && --loops_running_ == 0) loops_stopped_.notify_all();
+        spares_.push_back(&m);
+    }
+    tls_ctx.machine = nullptr;
+}
+
+void runtime_core::start_loops() {
+    stop_.store(false, std::memory_order_relaxed);
+    started_.store(true, std::memory_order_release);
+    {
+        std::lock_guard lock(machines_mutex_);
+        loops_running_ = size();
+    }
+    for (auto& w : workers_) {
+        machine* m = acquire_spare();  // the limit counts only threads beyond the workers
+        w->owner_.store(m, std::memory_order_relaxed);
+        assign(*m, *w);
+    }
+    if (blocking_.threshold.count() > 0) {
+        monitor_stop_ = false;
+        monitor_ = std::thread(&runtime_core::monitor_main, this);
+    }
+}
+
+void runtime_core::stop_loops() {
+    stop_.store(true, std::memory_order_release);
+    wake_all();
+    {
+        std::unique_lock lock(machines_mutex_);
+        loops_stopped_.wait(lock, [&] { return loops_running_ == 0; });
+    }
+    if (monitor_.joinable()) {
+        {
+            std::lock_guard lock(monitor_mutex_);
+            monitor_stop_ = true;
+        }
+        monitor_cv_.notify_one();
+        monitor_.join();
+    }
+    // No runtime thread drives a loop: the calling thread may set one up
+    // (create_task before the next run), as before the first.
+    for (auto& w : workers_)
+        w->owner_.store(nullptr, std::memory_order_relaxed);
+    started_.store(false, std::memory_order_release);
+}
+
+// ---- hand-off
+
+void runtime_core::retake(machine& m, event_loop& loop, std::uint64_t step) {
+    int expected = retake_none;
+    // acquire: pairs with the release of a previous verdict on `m`.
+    if (!m.retake.compare_exchange_strong(expected, retake_deciding, std::memory_order_acquire,
+                                          std::memory_order_relaxed)) {
+        return;  // weft::blocking on that thread is handing it off already
+    }
+    machine* spare = acquire_spare();
+    if (spare == nullptr) {
+        m.retake.store(retake_none, std::memory_order_release);
+        return;  // at max_blocking_threads: the loop stays blocked
+    }
+    loop.owner_.store(spare, std::memory_order_relaxed);
+    heavy_fence();  // pairs with light_fence in end_step and owner_scope
+    // acquire: pairs with begin_step's release; `m.loop` was set before it.
+    if (m.step.load(std::memory_order_acquire) != step ||
+        m.loop.load(std::memory_order_relaxed) != &loop) {
+        // The step ended meanwhile: nothing to hand off.
+        loop.owner_.store(&m, std::memory_order_relaxed);
+        m.retake.store(retake_none, std::memory_order_release);
+        release_spare(spare);
+        return;
+    }
+    // Frozen in the step: wait out an owner-only operation in progress
+    // (those starting now see the new owner). acquire: pairs with the
+    // release in ~owner_scope, so that operation happens before the spare's.
+    thread_context* ctx = m.ctx.load(std::memory_order_acquire);
+    std::atomic_ref<int> ops(ctx->owner_ops);
+    for (unsigned spins = 0; ops.load(std::memory_order_acquire) != 0; ++spins) {
+        if (spins < 64) {
+            __builtin_ia32_pause();
+        } else {
+            std::this_thread::yield();
+        }
+    }
+    loop.driver_.store(nullptr, std::memory_order_release);
+    loop.worker()->counters.handoffs.add();
+    // release: the blocked machine, seeing the verdict, stops touching the loop.
+    m.retake.store(retake_taken, std::memory_order_release);
+    assign(*spare, loop);
+}
+
+bool runtime_core::hand_off(machine& m, event_loop& loop) {
+    int expected = retake_none;
+    while (!m.retake.compare_exchange_weak(expected, retake_deciding, std::memory_order_acquire,
+                                           std::memory_order_relaxed)) {
+        if (expected == retake_taken) return true;  // the monitor was first
+        expected = retake_none;                     // the monitor is deciding: it will let go soon
+        std::this_thread::yield();
+    }
+    machine* spare = acquire_spare();
+    if (spare == nullptr) {
+        m.retake.store(retake_none, std::memory_order_release);
+        return false;
+    }
+    // This thread is the owner and is in no owner-only operation: no fence
+    // or wait is needed to give the loop away.
+    loop.owner_.store(spare, std::memory_order_relaxed);
+    loop.driver_.store(nullptr, std::memory_order_release);
+    loop.worker()->counters.handoffs.add();
+    m.retake.store(retake_taken, std::memory_order_release);
+    assign(*spare, loop);
+    return true;
+}
+
+// ---- the monitor
+
+void runtime_core::monitor_main() {
+    using namespace std::chrono;
+    const std::int64_t threshold = blocking_.threshold.count();
+    // Look ten times per threshold (1 ms for the default 10 ms): a blocked
+    // step is found between threshold and 1.1 x threshold after it began.
+    // While every worker is parked there is nothing to block; look less.
+    const std::int64_t base = std::clamp<std::int64_t>(threshold / 10, 100'000, 10'000'000);
+    std::int64_t interval = base;
+    struct sighting {
+        machine* m = nullptr;
+        std::uint64_t step = 0;
+        std::int64_t since = 0;
+    };
+    std::vector<sighting> seen(size());
+    std::unique_lock lock(monitor_mutex_);
+    for (;;) {
+        monitor_cv_.wait_for(lock, nanoseconds(interval), [&] { return monitor_stop_; });
+        if (monitor_stop_) return;
+        std::int64_t now = event_loop::time_ns();
+        bool any_in_step = false;
+        for (unsigned i = 0; i < size(); ++i) {
+            event_loop& loop = *workers_[i];
+            machine* m = loop.owner_.load(std::memory_order_acquire);
+            std::uint64_t step = m ? m->step.load(std::memory_order_acquire) : 0;
+            if (!(step & 1)) {
+                seen[i].m = nullptr;  // between steps, parked, or not started
+                continue;
+            }
+            any_in_step = true;
+            if (seen[i].m != m || seen[i].step != step) {
+                seen[i] = sighting{m, step, now};
+                continue;
+            }
+            if (now - seen[i].since < threshold) continue;
+            seen[i].m = nullptr;
+            lock.unlock();  // retake may start a thread
+            retake(*m, loop, step);
+            lock.lock();
+        }
+        interval = any_in_step ? base : std::min(interval * 2, base * 20);
+    }
+}
+
+// ---- weft::blocking
+
+bool hand_off_current_loop() {
+    thread_context& ctx = tls_ctx;
+    event_loop* loop = ctx.loop;
+    auto* m = static_cast<machine*>(ctx.machine);
+    if (m == nullptr || loop == nullptr || loop->runtime() == nullptr ||
+        m->loop.load(std::memory_order_relaxed) != loop) {
+        return false;
+    }
+    return loop->runtime()->hand_off(*m, *loop);
+}
+
+void warn_blocking_inline(const char* what) noexcept {
+    event_loop* loop = tls_ctx.loop;
+    if (loop == nullptr || !loop->get_debug()) return;
+    try {
+        exception_context ctx;
+        ctx.message = std::string(what) +
+                      (loop->runtime() == nullptr
+                           ? " ran inline: single-thread mode has no other thread to hand the "
+                             "loop to, so every task waits for it (use run_in_executor, or Go mode)"
+                           : " ran inline: max_blocking_threads reached, so this worker's tasks "
+                             "wait for it");
+        if (task_record* t = tls_ctx.current_task) ctx.task_name = t->name();
+        loop->call_exception_handler(ctx);
+    } catch (...) {
+        // Out of memory for a warning: the call runs all the same.
+    }
+}
+
+}  // namespace weft::detail

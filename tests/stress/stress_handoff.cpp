@@ -1,0 +1,185 @@
+// Go mode's hand-off of a blocked worker's loop (runs under ThreadSanitizer
+// in CI): a task that blocks its thread must not hold up the tasks and timers
+// queued on that worker's loop; weft::blocking hands the loop over on
+// purpose; every task runs exactly once whichever thread ends up driving it.
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <weft/weft.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+std::uint64_t total_handoffs() {
+    std::uint64_t n = 0;
+    for (const weft::worker_stats& s : weft::runtime_stats())
+        n += s.handoffs;
+    return n;
+}
+
+// A task that blocks its thread without saying so (a plain sleep standing for
+// a blocking system call). Before blocking it fills its own loop: tasks in
+// the local queue and timers, which only that loop holds.
+struct blocked_scenario {
+    std::atomic<int> runs{0};
+    std::atomic<int> finished_during_block{0};
+    std::atomic<bool> blocking{false};
+};
+
+weft::task<void> small(blocked_scenario* s, bool timer) {
+    if (timer) co_await weft::sleep(5ms);
+    s->runs.fetch_add(1, std::memory_order_relaxed);
+    if (s->blocking.load(std::memory_order_acquire))
+        s->finished_during_block.fetch_add(1, std::memory_order_relaxed);
+}
+
+weft::task<std::uint64_t> blocker_main(blocked_scenario* s, int per_kind) {
+    std::vector<weft::task_handle<void>> hs;
+    for (int i = 0; i < per_kind; ++i) {
+        hs.push_back(weft::create_task(small(s, false)));
+        hs.push_back(weft::create_task(small(s, true)));
+    }
+    s->blocking.store(true, std::memory_order_release);
+    std::this_thread::sleep_for(300ms);  // blocks this worker, unannounced
+    s->blocking.store(false, std::memory_order_release);
+    for (auto& h : hs)
+        co_await h;
+    co_return total_handoffs();
+}
+
+TEST(HandoffStress, QueuedTasksAndTimersOfABlockedWorkerStillRun) {
+    blocked_scenario s;
+    constexpr int per_kind = 200;
+    std::uint64_t handoffs = weft::run(blocker_main(&s, per_kind), {.threads = 2});
+    EXPECT_EQ(s.runs.load(), 2 * per_kind);  // each exactly once
+    EXPECT_GE(handoffs, 1u);
+    // Most ran while the blocker slept (thieves may have taken some earlier);
+    // the timers, 5 ms into a 300 ms block, can only have run elsewhere.
+    EXPECT_GE(s.finished_during_block.load(), per_kind);
+}
+
+TEST(HandoffStress, MonitorOffMeansNoHandoff) {
+    blocked_scenario s;
+    std::uint64_t handoffs =
+        weft::run(blocker_main(&s, 10), {.threads = 2, .blocking_threshold = 0ns});
+    EXPECT_EQ(s.runs.load(), 20);
+    EXPECT_EQ(handoffs, 0u);
+}
+
+// ---- weft::blocking
+
+weft::task<int> blocking_value(int i, std::atomic<int>* inside, std::atomic<int>* peak) {
+    int v = co_await weft::blocking([&] {
+        int now = inside->fetch_add(1) + 1;
+        int p = peak->load();
+        while (now > p && !peak->compare_exchange_weak(p, now)) {
+        }
+        std::this_thread::sleep_for(20ms);
+        inside->fetch_sub(1);
+        return i * 2;
+    });
+    co_await weft::yield_now();  // still a normal task afterwards
+    co_return v;
+}
+
+weft::task<int> many_blocking(int n, std::atomic<int>* inside, std::atomic<int>* peak) {
+    std::vector<weft::task_handle<int>> hs;
+    for (int i = 0; i < n; ++i)
+        hs.push_back(weft::create_task(blocking_value(i, inside, peak)));
+    int sum = 0;
+    for (auto& h : hs)
+        sum += co_await h;
+    co_return sum;
+}
+
+TEST(HandoffStress, BlockingCallsOverlapInGoMode) {
+    std::atomic<int> inside{0}, peak{0};
+    constexpr int n = 16;
+    int sum = weft::run(many_blocking(n, &inside, &peak), {.threads = 2});
+    EXPECT_EQ(sum, n * (n - 1));
+    // Two workers, yet more than two calls blocked at once: each call handed
+    // its loop on, so the next task could start its own.
+    EXPECT_GT(peak.load(), 2);
+}
+
+TEST(HandoffStress, MaxBlockingThreadsBoundsTheThreadsButLosesNothing) {
+    std::atomic<int> inside{0}, peak{0};
+    constexpr int n = 12;
+    int sum =
+        weft::run(many_blocking(n, &inside, &peak), {.threads = 2, .max_blocking_threads = 1});
+    EXPECT_EQ(sum, n * (n - 1));
+    // Two workers plus one spare: at most three threads can be inside.
+    EXPECT_LE(peak.load(), 3);
+}
+
+weft::task<int> blocking_throws() {
+    try {
+        co_await weft::blocking([]() -> int { throw std::runtime_error("disk on fire"); });
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "disk on fire");
+        co_return 1;
+    }
+    co_return 0;
+}
+
+TEST(HandoffStress, BlockingRethrowsAtTheAwait) {
+    EXPECT_EQ(weft::run(blocking_throws(), {.threads = 2}), 1);
+    EXPECT_EQ(weft::run(blocking_throws(), {.threads = 1}), 1);
+}
+
+weft::task<bool> blocking_inline_single_thread() {
+    std::thread::id here = std::this_thread::get_id();
+    std::thread::id there = co_await weft::blocking([] { return std::this_thread::get_id(); });
+    co_return here == there;
+}
+
+TEST(HandoffStress, SingleThreadRunsBlockingInline) {
+    EXPECT_TRUE(weft::run(blocking_inline_single_thread(), {.threads = 1}));
+}
+
+weft::task<void> nothing() {
+    co_return;
+}
+
+TEST(HandoffStress, NegativeThresholdIsRejected) {
+    try {
+        weft::run(nothing(), {.threads = 2, .blocking_threshold = -1ms});
+        FAIL() << "no exception";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("blocking_threshold"), std::string::npos) << e.what();
+    }
+}
+
+// Many short unannounced blocks around ordinary traffic: hand-offs come and
+// go while tasks migrate; counts must still add up.
+weft::task<void> jittery(int i, std::atomic<int>* done) {
+    for (int r = 0; r < 20; ++r) {
+        if ((i + r) % 9 == 0) std::this_thread::sleep_for(3ms);
+        co_await weft::yield_now();
+    }
+    done->fetch_add(1, std::memory_order_relaxed);
+}
+
+weft::task<void> jitter_main(int n, std::atomic<int>* done) {
+    std::vector<weft::task_handle<void>> hs;
+    for (int i = 0; i < n; ++i)
+        hs.push_back(weft::create_task(jittery(i, done)));
+    for (auto& h : hs)
+        co_await h;
+}
+
+TEST(HandoffStress, FrequentShortBlocksLoseNothing) {
+    std::atomic<int> done{0};
+    weft::run(jitter_main(64, &done),
+              {.threads = 2, .blocking_threshold = std::chrono::microseconds(500)});
+    EXPECT_EQ(done.load(), 64);
+}
+
+}  // namespace
