@@ -172,9 +172,9 @@ inline task<bool> condition::wait() {
     std::exception_ptr failure;
     try {
         co_await wait_awaiter(*this);
-    } catch (...) {
+    } catch (const cancelled_error&) {
         failure = std::current_exception();
-    }
+    }  // anything else (the condition destroyed under the waiter) leaves at once
     // Re-acquire the lock even if the wait was cancelled; a cancel during
     // the re-acquisition is kept, and the latest one raised afterwards.
     for (;;) {

@@ -345,6 +345,15 @@ task<void> basic_queue<T, Store>::put_slow(T& item) {
             pass_on_put_wakeup();
             throw;
         }
+        // Usually the slot is still free: take it without a hook (the next
+        // list_wait, which installs one, is needed only if it was taken).
+        wake_chain woken;
+        std::unique_lock held(mutex());
+        if (shutdown_) throw queue_shut_down("weft::queue::put: the queue is shut down");
+        if (!full_locked()) {
+            push_locked(item, woken);
+            co_return;
+        }
     }
 }
 
@@ -378,6 +387,17 @@ task<T> basic_queue<T, Store>::get_slow() {
             pass_on_get_wakeup();
             throw;
         }
+        // Usually the item is still there: take it without a hook (the next
+        // list_wait, which installs one, is needed only if it was taken).
+        wake_chain woken;
+        std::unique_lock held(mutex());
+        if (!store_.empty()) {
+            T taken = pop_locked(woken);
+            held.unlock();
+            woken.wake_all();
+            co_return std::move(taken);
+        }
+        if (shutdown_) throw queue_shut_down("weft::queue::get: the queue is shut down and empty");
     }
 }
 
