@@ -405,4 +405,38 @@ TEST(Queue, ImmediateShutdownDropsItemsAndCountsThemDone) {
     }());
 }
 
+TEST(Queue, WaitersTornDownAtLoopCloseLeaveTheQueue) {
+    weft::queue<int> empty_q, full_q(1);
+    full_q.put_nowait(1);
+    weft::run([](weft::queue<int>* eq, weft::queue<int>* fq) -> weft::task<void> {
+        // Neither ever gets what it waits for: both are torn down when the
+        // loop closes, with the main task done.
+        weft::create_task([](weft::queue<int>* q) -> weft::task<void> { co_await q->get(); }(eq));
+        weft::create_task([](weft::queue<int>* q) -> weft::task<void> { co_await q->put(2); }(fq));
+        co_await weft::sleep(0.001);
+    }(&empty_q, &full_q));
+    // Both waits left the lists when their frames died: the queues still work.
+    empty_q.put_nowait(5);
+    EXPECT_EQ(empty_q.get_nowait(), 5);
+    EXPECT_EQ(full_q.get_nowait(), 1);
+    full_q.put_nowait(6);
+    EXPECT_EQ(full_q.qsize(), 1u);
+}
+
+TEST(Queue, DestroyedUnderAWaiterRaisesInIt) {
+    weft::run([]() -> weft::task<void> {
+        auto q = std::make_unique<weft::queue<int>>();
+        auto t = weft::create_task(
+            [](weft::queue<int>* qq) -> weft::task<void> { co_await qq->get(); }(q.get()));
+        co_await weft::sleep(0.001);
+        q.reset();
+        try {
+            co_await t;
+            ADD_FAILURE() << "the waiter must fail";
+        } catch (const std::logic_error& e) {
+            EXPECT_NE(std::string(e.what()).find("destroyed"), std::string::npos) << e.what();
+        }
+    }());
+}
+
 }  // namespace

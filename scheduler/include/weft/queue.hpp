@@ -26,6 +26,7 @@
 // small coroutine from the frame pool for the wait-and-re-check loop.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstddef>
 #include <functional>
@@ -35,6 +36,7 @@
 #include <string>
 #include <utility>
 
+#include <weft/detail/inline_op.hpp>
 #include <weft/detail/list_wait.hpp>
 #include <weft/detail/queue_store.hpp>
 #include <weft/detail/task_record.hpp>
@@ -80,19 +82,12 @@ public:
     basic_queue(const basic_queue&) = delete;
     basic_queue& operator=(const basic_queue&) = delete;
 
+    // Snapshots (exact in asyncio mode; across threads, what was true a
+    // moment ago).
     std::size_t maxsize() const noexcept { return maxsize_; }
-    std::size_t qsize() const {
-        std::lock_guard held(mutex());
-        return store_.size();
-    }
-    bool empty() const {
-        std::lock_guard held(mutex());
-        return store_.empty();
-    }
-    bool full() const {
-        std::lock_guard held(mutex());
-        return full_locked();
-    }
+    std::size_t qsize() const noexcept { return size_hint(); }
+    bool empty() const noexcept { return size_hint() == 0; }
+    bool full() const noexcept { return maxsize_ > 0 && size_hint() >= maxsize_; }
 
     // Adds `item` without waiting. Raises queue_full if the queue is full and
     // queue_shut_down if it was shut down (the item is then left unused).
@@ -164,6 +159,7 @@ public:
         if (immediate) {
             std::size_t n = store_.size();
             dropped.emplace(store_.take_items());
+            update_size_locked();
             unfinished_ -= n < unfinished_ ? n : unfinished_;
             if (unfinished_ == 0) {
                 while (joiners_.grant_front(woken)) {
@@ -178,23 +174,29 @@ public:
 
 private:
     spin_lock& mutex() const noexcept { return getters_.mutex(); }
+    // Relaxed: a snapshot for the observers and for the fast paths' first
+    // look; everything that acts on it looks again under the lock.
+    std::size_t size_hint() const noexcept { return size_.load(std::memory_order_relaxed); }
+    void update_size_locked() noexcept { size_.store(store_.size(), std::memory_order_relaxed); }
 
     // ---- with the lock held
     bool full_locked() const noexcept { return maxsize_ > 0 && store_.size() >= maxsize_; }
     void push_locked(T& item, wake_chain& woken) {
         store_.push(std::move(item));
+        update_size_locked();
         ++unfinished_;
         getters_.grant_front(woken);  // asyncio: _wakeup_next(self._getters)
     }
     T pop_locked(wake_chain& woken) {
         T item = store_.pop();
+        update_size_locked();
         putters_.grant_front(woken);  // asyncio: _wakeup_next(self._putters)
         return item;
     }
 
     // ---- the slow paths: asyncio's `while self.full(): await putter` loops
-    task<void> put_slow(T& item);
-    task<T> get_slow();
+    inline_op put_slow(T& item);
+    inline_op get_slow(std::optional<T>& out);
     // A waiter woken and then cancelled before it ran passes the wake-up on
     // to the next one, if what it was woken for is still there.
     void pass_on_put_wakeup() noexcept {
@@ -209,7 +211,8 @@ private:
     }
 
     std::size_t maxsize_;
-    std::size_t unfinished_ = 0;  // asyncio's _unfinished_tasks
+    std::atomic<std::size_t> size_{0};  // store_.size(), written under the lock
+    std::size_t unfinished_ = 0;        // asyncio's _unfinished_tasks
     bool shutdown_ = false;
     Store store_;
     // One lock (the getters list's) guards the items, the counters and the
@@ -229,6 +232,7 @@ public:
     put_awaiter& operator=(const put_awaiter&) = delete;
 
     bool await_ready() {
+        if (q_.maxsize_ > 0 && q_.size_hint() >= q_.maxsize_) return false;  // looks full
         check_cancelled();  // a pending cancel raises before the item goes in
         wake_chain woken;
         {
@@ -253,20 +257,20 @@ public:
             return std::noop_coroutine();
         }
         slow_ = q_.put_slow(item_);
-        return slow_.operator co_await().await_suspend(h);  // runs it inline
+        return slow_.start(h);
     }
 
     void await_resume() {
         if (outcome_ == shut_down)
             throw queue_shut_down("weft::queue::put: the queue is shut down");
-        if (outcome_ == pending) slow_.operator co_await().await_resume();
+        if (outcome_ == pending) slow_.finish();
     }
 
 private:
     enum { pending, done, shut_down } outcome_ = pending;
     basic_queue& q_;
     T item_;
-    task<void> slow_;
+    inline_op slow_;  // after item_, which it refers to
 };
 
 template <class T, class Store>
@@ -277,15 +281,12 @@ public:
     get_awaiter& operator=(const get_awaiter&) = delete;
 
     bool await_ready() {
-        check_cancelled();  // a pending cancel raises before an item is taken
+        if (q_.size_hint() == 0) return false;  // looks empty (or shut down and empty)
+        check_cancelled();                      // a pending cancel raises before an item is taken
         wake_chain woken;
         {
             std::lock_guard held(q_.mutex());
-            if (q_.store_.empty()) {
-                if (!q_.shutdown_) return false;
-                shut_down_ = true;
-                return true;
-            }
+            if (q_.store_.empty()) return false;  // the slow path sorts out a shutdown
             item_.emplace(q_.pop_locked(woken));
         }
         woken.wake_all();
@@ -299,27 +300,25 @@ public:
             event_loop::current()->push_ready(event_loop::tag_task(&t));
             return std::noop_coroutine();
         }
-        slow_ = q_.get_slow();
-        return slow_.operator co_await().await_suspend(h);  // runs it inline
+        slow_ = q_.get_slow(item_);
+        started_ = true;
+        return slow_.start(h);
     }
 
     T await_resume() {
-        if (item_) return std::move(*item_);
-        if (shut_down_) {
-            throw queue_shut_down("weft::queue::get: the queue is shut down and empty");
-        }
-        return slow_.operator co_await().await_resume();
+        if (started_) slow_.finish();  // rethrows queue_shut_down, cancelled_error
+        return std::move(*item_);
     }
 
 private:
     basic_queue& q_;
-    bool shut_down_ = false;
+    bool started_ = false;
     std::optional<T> item_;
-    task<T> slow_;
+    inline_op slow_;  // after item_, which it refers to
 };
 
 template <class T, class Store>
-task<void> basic_queue<T, Store>::put_slow(T& item) {
+inline_op basic_queue<T, Store>::put_slow(T& item) {
     for (;;) {
         bool shut = false;
         auto r = co_await list_wait(
@@ -348,7 +347,7 @@ task<void> basic_queue<T, Store>::put_slow(T& item) {
         // Usually the slot is still free: take it without a hook (the next
         // list_wait, which installs one, is needed only if it was taken).
         wake_chain woken;
-        std::unique_lock held(mutex());
+        std::lock_guard held(mutex());
         if (shutdown_) throw queue_shut_down("weft::queue::put: the queue is shut down");
         if (!full_locked()) {
             push_locked(item, woken);
@@ -358,15 +357,14 @@ task<void> basic_queue<T, Store>::put_slow(T& item) {
 }
 
 template <class T, class Store>
-task<T> basic_queue<T, Store>::get_slow() {
+inline_op basic_queue<T, Store>::get_slow(std::optional<T>& out) {
     for (;;) {
-        std::optional<T> item;
         bool shut = false;
         auto r = co_await list_wait(
             getters_,
             [&](wake_chain& woken) {
                 if (!store_.empty()) {
-                    item.emplace(pop_locked(woken));
+                    out.emplace(pop_locked(woken));
                     return true;
                 }
                 if (shutdown_) {
@@ -378,7 +376,7 @@ task<T> basic_queue<T, Store>::get_slow() {
             "weft::queue::get");
         if (r == wait_result::proceeded) {
             if (shut) throw queue_shut_down("weft::queue::get: the queue is shut down and empty");
-            co_return std::move(*item);
+            co_return;
         }
         // Woken by a put (or shutdown): re-check, unless cancelled meanwhile.
         try {
@@ -390,12 +388,10 @@ task<T> basic_queue<T, Store>::get_slow() {
         // Usually the item is still there: take it without a hook (the next
         // list_wait, which installs one, is needed only if it was taken).
         wake_chain woken;
-        std::unique_lock held(mutex());
+        std::lock_guard held(mutex());
         if (!store_.empty()) {
-            T taken = pop_locked(woken);
-            held.unlock();
-            woken.wake_all();
-            co_return std::move(taken);
+            out.emplace(pop_locked(woken));
+            co_return;
         }
         if (shutdown_) throw queue_shut_down("weft::queue::get: the queue is shut down and empty");
     }

@@ -17,6 +17,7 @@
 // because it may have to hand the grant on first.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <mutex>
 #include <stdexcept>
@@ -61,7 +62,9 @@ public:
             proceeded_ = true;
             return false;
         }
-        list_.push_back(&node_);
+        // Relaxed: the primitives that wait through here read their lists
+        // only under the lock (none uses size_hint's handshake).
+        list_.push_back(&node_, std::memory_order_relaxed);
         return true;  // the unlock publishes the node: nothing is touched after it
     }
 

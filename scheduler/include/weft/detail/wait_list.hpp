@@ -161,7 +161,10 @@ public:
     bool empty() const noexcept { return head_ == nullptr; }
     std::size_t size() const noexcept { return count_; }
     wait_node* front() const noexcept { return head_; }
-    void push_back(wait_node* n) noexcept {
+    // `hint_order` publishes size_hint(): seq_cst for the handshake below; a
+    // primitive that reads the list only under its lock passes relaxed.
+    void push_back(wait_node* n,
+                   std::memory_order hint_order = std::memory_order_seq_cst) noexcept {
         n->state_ = wait_node::waiting;
         n->prev_ = tail_;
         n->next_ = nullptr;
@@ -174,7 +177,7 @@ public:
         ++count_;
         // seq_cst: a waiter links itself, then re-reads the primitive's state;
         // a releaser stores its state, then reads this count (see event::set).
-        size_hint_.store(count_, std::memory_order_seq_cst);
+        size_hint_.store(count_, hint_order);
     }
     // Takes `n` back out (a waiter that found it need not wait after all).
     void remove(wait_node* n) noexcept {
