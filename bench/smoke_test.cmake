@@ -68,7 +68,7 @@ elseif(MODE STREQUAL "json")
         endif()
     endif()
 elseif(MODE STREQUAL "not_available")
-    # ping_pong needs weft::queue; once it exists, pick another missing one.
+    # Whichever workload --list marks not-yet (executor_rtt until weft::executors lands).
     run_bench(--threads 1 --list)
     string(REGEX MATCH "(^|\n)([a-z_]+) +not-yet" hit "${out}")
     if(NOT hit)

@@ -16,6 +16,7 @@ weft::task<report> run_spawn_many(sizes s);
 weft::task<report> run_fib(sizes s);
 weft::task<report> run_skynet(sizes s);
 weft::task<report> run_yield_many(sizes s);
+weft::task<report> run_ping_pong(sizes s);
 weft::task<report> run_timers(sizes s);
 std::string validate_fib(const sizes& s);
 std::string validate_skynet(const sizes& s);
@@ -57,8 +58,7 @@ const workload registry[] = {
      .summary = "P pairs of tasks, M round trips each over two single-slot queues",
      .default_n = 1000,
      .default_m = 1000,
-     .run = nullptr,
-     .missing = "needs weft::queue (the sync primitives)"},
+     .run = &run_ping_pong},
     {.name = "timers",
      .summary = "N tasks each sleep a pseudo-random delay in [0, 1000) ms; overhead",
      .default_n = 100'000,

@@ -13,7 +13,6 @@
 #include <cstddef>
 #include <mutex>
 #include <stdexcept>
-#include <vector>
 
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/wait_list.hpp>
@@ -38,14 +37,10 @@ public:
         // sees the other.
         set_.store(true, std::memory_order_seq_cst);
         if (list_.size_hint() == 0) return;
-        std::vector<detail::task_record*> woken;
-        {
-            std::lock_guard lock(list_.mutex());
-            while (detail::task_record* t = list_.grant_front())
-                woken.push_back(t);
+        detail::wake_chain woken;             // destroyed after the guard: wakes after the unlock,
+        std::lock_guard lock(list_.mutex());  // in waiting order, allocating nothing
+        while (list_.grant_front(woken)) {
         }
-        for (detail::task_record* t : woken)
-            t->wake();  // in waiting order
     }
 
     void clear() noexcept { set_.store(false, std::memory_order_release); }

@@ -120,6 +120,10 @@ public:
                 // Released meanwhile, with no one waiting before us.
                 if (lock_.state_.compare_exchange_weak(s, s | locked_bit, std::memory_order_acquire,
                                                        std::memory_order_relaxed)) {
+                    // Granted, not idle: a cancel racing in before await_resume
+                    // clears the hook must not turn a taken lock into a
+                    // cancelled wait (the lock would never be released).
+                    lock_.list_.complete_unlinked(&node_);
                     acquired_ = true;
                     return false;
                 }

@@ -1,14 +1,18 @@
 // Everything in weft::scheduler.
 #pragma once
 
+#include <weft/barrier.hpp>
 #include <weft/blocking.hpp>
+#include <weft/condition.hpp>
 #include <weft/errors.hpp>
 #include <weft/event.hpp>
 #include <weft/event_loop.hpp>
 #include <weft/future.hpp>
 #include <weft/gather.hpp>
 #include <weft/lock.hpp>
+#include <weft/queue.hpp>
 #include <weft/run.hpp>
+#include <weft/semaphore.hpp>
 #include <weft/shield.hpp>
 #include <weft/sleep.hpp>
 #include <weft/task.hpp>

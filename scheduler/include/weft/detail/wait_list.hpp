@@ -55,6 +55,7 @@ private:
 };
 
 class wait_list;
+class wake_chain;
 
 class wait_node : public cancel_hook {
 public:
@@ -90,6 +91,7 @@ public:
 
 private:
     friend class wait_list;
+    friend class wake_chain;
     static bool cancel_wait(cancel_hook* h, const std::string* message);
 
     wait_node* prev_ = nullptr;
@@ -100,9 +102,53 @@ private:
     std::unique_ptr<std::string> message_;
 };
 
+// Tasks granted under a primitive's lock, to be woken once it is released, in
+// the order they were granted. The chain is threaded through the granted nodes
+// themselves (a granted node lives until its task is woken), so collecting any
+// number of them allocates nothing and cannot fail. Declare it before the
+// lock guard: its destructor wakes whatever is left, after the unlock, even
+// when the critical section throws.
+class wake_chain {
+public:
+    wake_chain() = default;
+    wake_chain(const wake_chain&) = delete;
+    wake_chain& operator=(const wake_chain&) = delete;
+    ~wake_chain() { wake_all(); }
+
+    bool empty() const noexcept { return head_ == nullptr; }
+    void wake_all() noexcept {
+        while (wait_node* n = head_) {
+            // Read everything first: the node may be gone once its task wakes.
+            head_ = n->next_;
+            task_record* t = n->task_;
+            n->next_ = nullptr;
+            t->wake();
+        }
+        tail_ = nullptr;
+    }
+
+private:
+    friend class wait_list;
+    void append(wait_node* n) noexcept {
+        n->next_ = nullptr;
+        if (tail_) {
+            tail_->next_ = n;
+        } else {
+            head_ = n;
+        }
+        tail_ = n;
+    }
+    wait_node* head_ = nullptr;
+    wait_node* tail_ = nullptr;
+};
+
 class wait_list {
 public:
     wait_list() = default;
+    // A list guarded by another list's lock, for a primitive whose state and
+    // several lists change together (a queue's getters, putters and joiners).
+    // `shared` must outlive this list.
+    explicit wait_list(spin_lock& shared) noexcept : lock_(shared) {}
     wait_list(const wait_list&) = delete;
     wait_list& operator=(const wait_list&) = delete;
     // Waiters still queued when the primitive dies are woken with an error
@@ -115,7 +161,10 @@ public:
     bool empty() const noexcept { return head_ == nullptr; }
     std::size_t size() const noexcept { return count_; }
     wait_node* front() const noexcept { return head_; }
-    void push_back(wait_node* n) noexcept {
+    // `hint_order` publishes size_hint(): seq_cst for the handshake below; a
+    // primitive that reads the list only under its lock passes relaxed.
+    void push_back(wait_node* n,
+                   std::memory_order hint_order = std::memory_order_seq_cst) noexcept {
         n->state_ = wait_node::waiting;
         n->prev_ = tail_;
         n->next_ = nullptr;
@@ -128,7 +177,7 @@ public:
         ++count_;
         // seq_cst: a waiter links itself, then re-reads the primitive's state;
         // a releaser stores its state, then reads this count (see event::set).
-        size_hint_.store(count_, std::memory_order_seq_cst);
+        size_hint_.store(count_, hint_order);
     }
     // Takes `n` back out (a waiter that found it need not wait after all).
     void remove(wait_node* n) noexcept {
@@ -144,6 +193,21 @@ public:
         n->state_ = wait_node::granted;
         return n->task_;
     }
+    // The same, adding the task to `woken` (woken when the chain is); false
+    // if nobody waits.
+    bool grant_front(wake_chain& woken) noexcept {
+        wait_node* n = head_;
+        if (n == nullptr) return false;
+        unlink(n);
+        n->state_ = wait_node::granted;
+        woken.append(n);
+        return true;
+    }
+    // Marks a node that was never linked as granted: its waiter found what it
+    // wanted under the lock and will not wait. A cancel that reaches the hook
+    // before the waiter clears it then leaves the outcome alone (the task gets
+    // must_cancel) instead of reporting a cancelled wait for something taken.
+    void complete_unlinked(wait_node* n) noexcept { n->state_ = wait_node::granted; }
 
     // Without the lock: whether anyone may be waiting. Exact for a caller
     // that orders its own store before this load with a seq_cst fence
@@ -168,7 +232,8 @@ private:
         size_hint_.store(count_, std::memory_order_relaxed);
     }
 
-    spin_lock lock_;
+    spin_lock own_lock_;
+    spin_lock& lock_ = own_lock_;
     wait_node* head_ = nullptr;
     wait_node* tail_ = nullptr;
     std::size_t count_ = 0;
