@@ -34,6 +34,7 @@ runtime_core::~runtime_core() {
     for (auto& t : threads_)
         t.join();
     threads_.clear();
+    run_shutdown_callbacks(settings_);  // no worker runs now (see add_shutdown_callback)
     for (auto& w : workers_)
         w->close();
     std::uintptr_t item;
