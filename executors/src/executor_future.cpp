@@ -5,6 +5,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <sched.h>
+
 #include <weft/executors/executor_future.hpp>
 
 namespace weft::detail {
@@ -55,11 +57,20 @@ void job_wait::poll(callback_base* self) {
     auto* w = static_cast<job_wait*>(self);
     if (w->state.load(std::memory_order_acquire) != polling) return;  // cancelled
     if (!w->target->done()) {
-        if (event_loop::time_ns() < w->poll_until) {
+        std::int64_t now = event_loop::time_ns();
+        if (now < w->poll_until) {
             // Again next round. The loop keeps running its other ready work
-            // and its timers; it only does not go to sleep meanwhile.
+            // and its timers; it only does not go to sleep meanwhile. Past
+            // the first few microseconds, with nothing else to run, it lets
+            // another thread have the core between looks: with more
+            // runnable threads than cores, the one running the job may need
+            // it.
+            event_loop* loop = event_loop::current();
+            if (now > w->poll_until - job_spin_ns + job_spin_quiet_ns && loop->ready_count() == 0) {
+                sched_yield();
+            }
             w->add_ref();  // the queue's reference
-            event_loop::current()->push_ready(event_loop::tag_callback(w));
+            loop->push_ready(event_loop::tag_callback(w));
             return;
         }
         // Park: the completer wakes the task from the done-list.

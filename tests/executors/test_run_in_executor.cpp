@@ -127,12 +127,16 @@ TEST_P(RunInExecutor, CancellingTheTaskWhileTheJobRunsWakesItAtOnceAndDropsTheRe
         auto waiter = weft::create_task([](weft::thread_pool_executor& p, std::shared_ptr<gate> gg,
                                            std::shared_ptr<std::atomic<bool>> f,
                                            std::atomic<bool>* s) -> weft::task<int> {
-            co_return co_await weft::run_in_executor(p, [gg, f, s] {
+            // Named, not written inside the co_await: GCC 12 destroys a
+            // lambda temporary with captures in a co_await expression twice
+            // (footguns.md).
+            auto job = [gg, f, s] {
                 *s = true;
                 gg->pass();
                 *f = true;
                 return 1;
-            });
+            };
+            co_return co_await weft::run_in_executor(p, job);
         }(pool, g2, fin, &started));
         while (!started)
             co_await weft::sleep(0.001);

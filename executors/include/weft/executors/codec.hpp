@@ -64,7 +64,7 @@ concept encodable = std::is_object_v<T> && requires(byte_writer& w, byte_reader&
 class byte_writer {
 public:
     void write(const void* data, std::size_t n) {
-        bytes_.append(static_cast<const char*>(data), n);
+        if (n != 0) bytes_.append(static_cast<const char*>(data), n);
     }
     // Encodes `v` with codec<T>.
     template <class T>
@@ -92,7 +92,10 @@ public:
         p_ += n;
         return at;
     }
-    void read(void* out, std::size_t n) { std::memcpy(out, take(n), n); }
+    void read(void* out, std::size_t n) {
+        const char* from = take(n);
+        if (n != 0) std::memcpy(out, from, n);  // `out` may be null when n is 0
+    }
     // Decodes a T with codec<T>.
     template <class T>
     T get() {

@@ -175,6 +175,9 @@ bool wait_job(future_core* f, const job_base& job, std::int64_t deadline_ns);
 // only this much polling. Tokio and TBB workers spin before they park for
 // the same reason.
 inline constexpr std::int64_t job_spin_ns = 50'000;
+// For this long the loop polls flat out; after it, it yields the core
+// between looks when it has nothing else to run.
+inline constexpr std::int64_t job_spin_quiet_ns = 2'000;
 
 // One task waiting for one job. Heap-allocated and counted, because three
 // parties reach it and may outlive each other: the awaiter in the task's
