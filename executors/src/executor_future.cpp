@@ -123,7 +123,8 @@ void job_awaiter_base::await_suspend(std::coroutine_handle<> h) {
     t.link = h;
     event_loop& loop = get_running_loop();
     task_ = &t;
-    wait_ = new job_wait(target_, &t, event_loop::time_ns() + job_spin_ns);
+    std::int64_t spin = loop_delivered_ ? 0 : job_spin_ns;  // see the constructor
+    wait_ = new job_wait(target_, &t, event_loop::time_ns() + spin);
     cancel = &cancel_wait;
     // The poll callback first: it can only run on this thread, after we
     // return. Then the hook, the last thing here: from then on a cancel on

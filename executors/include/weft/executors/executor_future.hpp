@@ -141,8 +141,8 @@ public:
     // `co_await f` yields a reference to the result; `co_await std::move(f)`
     // (or awaiting a temporary, as `co_await run_in_executor(...)` does)
     // moves it out.
-    awaiter operator co_await() const& { return awaiter(&st()); }
-    move_awaiter operator co_await() && { return move_awaiter(&st()); }
+    awaiter operator co_await() const& { return awaiter(&st(), st().delivered_by_loop); }
+    move_awaiter operator co_await() && { return move_awaiter(&st(), st().delivered_by_loop); }
 
     // The same result seen as a weft::future (shield, wait_for, gather and
     // wait take executor futures directly through this).

@@ -228,7 +228,12 @@ struct job_wait final : callback_base, done_node, pooled {
 // The part of executor_future's awaiter that does not depend on T.
 class job_awaiter_base : public cancel_hook {
 public:
-    explicit job_awaiter_base(future_core* target) noexcept : target_(target) {}
+    // `loop_delivered`: the result comes through the loop's own poller (a
+    // process pool). Such a wait does not poll: the reply itself wakes the
+    // loop from its poller, and a Go-mode worker busy polling would look at
+    // its poller only now and then.
+    job_awaiter_base(future_core* target, bool loop_delivered) noexcept
+        : target_(target), loop_delivered_(loop_delivered) {}
     job_awaiter_base(const job_awaiter_base&) = delete;
     job_awaiter_base& operator=(const job_awaiter_base&) = delete;
     ~job_awaiter_base();
@@ -245,6 +250,7 @@ protected:
 private:
     static bool cancel_wait(cancel_hook* self, const std::string* message);
 
+    bool loop_delivered_;
     task_record* task_ = nullptr;
     job_wait* wait_ = nullptr;
     std::string message_;
