@@ -39,6 +39,8 @@
 #include <weft/detail/tsan.hpp>
 #include <weft/executors/thread_pool.hpp>
 
+#include "tbb_enqueue.hpp"
+
 namespace weft {
 
 namespace {
@@ -175,6 +177,11 @@ struct thread_pool_executor::impl {
         }
     }
 
+    static void start_runner(void* self) noexcept {
+        detail::tsan_acquire_item(reinterpret_cast<std::uintptr_t>(self));
+        static_cast<impl*>(self)->drain();
+    }
+
     // After pushing a job: get a runner for it if none is going to look.
     void ensure_runner() {
         long q = queued.fetch_add(1, std::memory_order_seq_cst) + 1;
@@ -183,12 +190,9 @@ struct thread_pool_executor::impl {
         while (r < max_workers) {
             if (runners.compare_exchange_weak(r, r + 1, std::memory_order_seq_cst)) {
                 // TBB hands the runner over through its own (uninstrumented)
-                // code: tell ThreadSanitizer what that orders.
+                // code: tell ThreadSanitizer what that orders (tbb_enqueue.cpp).
                 detail::tsan_release_item(reinterpret_cast<std::uintptr_t>(this));
-                arena.enqueue([this] {
-                    detail::tsan_acquire_item(reinterpret_cast<std::uintptr_t>(this));
-                    drain();
-                });
+                detail::arena_enqueue(arena, &start_runner, this);
                 return;
             }
         }
