@@ -236,6 +236,7 @@ void process_pool_state::dispatch(std::unique_lock<std::mutex>& lock, bool may_s
             if (err) {
                 // No worker to be had (fork failing): the first call fails,
                 // the others wait for the next chance.
+                if (queue.empty()) return;
                 process_call* c = queue.front();
                 queue.pop_front();
                 lock.unlock();
