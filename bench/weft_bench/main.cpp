@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
     sizes size;
     app.add_option("--n", size.n,
                    "override the main size: N tasks, fib's n, skynet's leaves (a power of 10), "
-                   "yield_many's T, ping_pong's P, executor_rtt's K")
+                   "yield_many's T, ping_pong's P, executor_rtt's and process_rtt's K")
         ->check(CLI::PositiveNumber);
     app.add_option("--m", size.m,
                    "override M (yield_many's yields per task, ping_pong's round trips)")

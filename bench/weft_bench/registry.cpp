@@ -18,6 +18,8 @@ weft::task<report> run_skynet(sizes s);
 weft::task<report> run_yield_many(sizes s);
 weft::task<report> run_ping_pong(sizes s);
 weft::task<report> run_timers(sizes s);
+weft::task<report> run_executor_rtt(sizes s);
+weft::task<report> run_process_rtt(sizes s);
 std::string validate_fib(const sizes& s);
 std::string validate_skynet(const sizes& s);
 
@@ -68,8 +70,15 @@ const workload registry[] = {
      .summary = "K sequential round trips from a task to a thread pool (trivial function)",
      .default_n = 100'000,
      .default_m = 0,
-     .run = nullptr,
-     .missing = "needs run_in_executor (weft::executors)"},
+     .run = &run_executor_rtt},
+    // Not a SPEC workload (so not in `all`): weft's process pool against
+    // Python's ProcessPoolExecutor (bench/process_pool_rtt.py).
+    {.name = "process_rtt",
+     .summary = "K sequential round trips from a task to a process pool (trivial function)",
+     .default_n = 20'000,
+     .default_m = 0,
+     .run = &run_process_rtt,
+     .in_all = false},
     {.name = "echo",
      .summary = "TCP echo server on 127.0.0.1, driven by peers/loadgen/echo_client",
      .default_n = 0,

@@ -3,4 +3,5 @@
 #pragma once
 
 #include <weft/cli.hpp>
+#include <weft/executors.hpp>
 #include <weft/scheduler.hpp>

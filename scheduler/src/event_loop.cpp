@@ -450,6 +450,9 @@ void event_loop::close() {
     closed_ = true;
     event_loop* outer = tls_ctx.loop;
     tls_ctx.loop = this;  // diagnostics and wake-ups during teardown come here
+    // A single-thread loop shuts its components down first (Go mode's
+    // runtime does it for all its workers, in ~runtime_core).
+    if (own_settings_) detail::run_shutdown_callbacks(*own_settings_);
     if (worker_) {
         owner_.store(static_cast<detail::machine*>(tls_ctx.machine), std::memory_order_relaxed);
         drain_unlinks();
@@ -533,6 +536,30 @@ void event_loop::default_exception_handler(const exception_context& ctx) noexcep
         std::fputs(text.c_str(), stderr);
     } catch (...) {
         std::fputs("weft: (failed to format an error report)\n", stderr);
+    }
+}
+
+void event_loop::add_shutdown_callback(std::function<void()> fn) {
+    std::lock_guard lock(settings_->mutex);
+    settings_->shutdown_callbacks.push_back(std::move(fn));
+}
+
+void detail::run_shutdown_callbacks(loop_settings& s) noexcept {
+    for (;;) {
+        std::vector<std::function<void()>> todo;
+        {
+            std::lock_guard lock(s.mutex);
+            todo.swap(s.shutdown_callbacks);
+        }
+        if (todo.empty()) return;
+        for (auto& fn : todo) {
+            try {
+                fn();
+            } catch (...) {
+                event_loop::default_exception_handler(exception_context{
+                    "Exception in a shutdown callback", std::current_exception(), {}});
+            }
+        }
     }
 }
 

@@ -223,8 +223,11 @@ void runtime_core::monitor_main() {
     const std::int64_t threshold = blocking_.threshold.count();
     // Look ten times per threshold (1 ms for the default 10 ms): a blocked
     // step is found between threshold and 1.1 x threshold after it began.
-    // While every worker is parked there is nothing to block; look less.
+    // While no worker is in a step there is nothing to block; look less,
+    // but at most half a threshold apart: a step is timed from its first
+    // sighting, so a block is then found by 1.5 x threshold.
     const std::int64_t base = std::clamp<std::int64_t>(threshold / 10, 100'000, 10'000'000);
+    const std::int64_t idle_interval = std::max(base, threshold / 2);
     std::int64_t interval = base;
     struct sighting {
         machine* m = nullptr;
@@ -257,7 +260,7 @@ void runtime_core::monitor_main() {
             retake(*m, loop, step);
             lock.lock();
         }
-        interval = any_in_step ? base : std::min(interval * 2, base * 20);
+        interval = any_in_step ? base : std::min(interval * 2, idle_interval);
     }
 }
 

@@ -51,6 +51,7 @@ runtime_core::~runtime_core() {
     for (auto& m : all)
         m->thread.join();
     all.clear();
+    run_shutdown_callbacks(settings_);  // no worker runs now (see add_shutdown_callback)
     for (auto& w : workers_)
         w->close();
     std::uintptr_t item;

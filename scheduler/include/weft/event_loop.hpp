@@ -219,6 +219,17 @@ public:
     // Writes the context to stderr.
     static void default_exception_handler(const exception_context& ctx) noexcept;
 
+    // ---- shutdown callbacks (for components that keep per-loop resources)
+    // Runs `fn` once when this loop shuts down (in Go mode: when the runtime
+    // this worker belongs to does), with no loop of it running any more and
+    // before its pending tasks are torn down: at the start of close() for a
+    // single-thread loop (weft::run and runner::close end with that), and
+    // after the workers have stopped in Go mode. It is how the executors
+    // shut their default thread pool down at the end of weft::run, as
+    // asyncio.run does with loop.shutdown_default_executor(). Any thread may
+    // add one; exceptions escaping `fn` go to the default exception handler.
+    void add_shutdown_callback(std::function<void()> fn);
+
     // ---- for the runtime's own components (tasks, futures, I/O, executors)
     static std::uintptr_t tag_task(detail::task_record* t) noexcept {
         return reinterpret_cast<std::uintptr_t>(t);

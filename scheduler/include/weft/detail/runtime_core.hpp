@@ -66,7 +66,13 @@ struct loop_settings {
     std::atomic<double> slow_s{0.1};
     std::mutex mutex;
     exception_handler handler;
+    // event_loop::add_shutdown_callback; run (and emptied) by
+    // run_shutdown_callbacks. Guarded by `mutex`.
+    std::vector<std::function<void()>> shutdown_callbacks;
 };
+
+// Runs the shutdown callbacks of `s`, including any that they add.
+void run_shutdown_callbacks(loop_settings& s) noexcept;
 
 class runtime_core {
 public:
