@@ -2,4 +2,5 @@
 // brings in every component.
 #pragma once
 
+#include <weft/io.hpp>
 #include <weft/scheduler.hpp>

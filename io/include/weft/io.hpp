@@ -1,0 +1,7 @@
+// Everything in weft::io: sockets and their awaitables, name resolution,
+// asyncio-style streams and servers, subprocesses, and signal handlers.
+#pragma once
+
+#include <weft/io/address.hpp>
+#include <weft/io/errors.hpp>
+#include <weft/io/socket.hpp>
