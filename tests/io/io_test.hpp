@@ -67,6 +67,15 @@ inline std::string mode_name(const ::testing::TestParamInfo<int>& info) {
     return info.param == 1 ? "asyncio" : "go" + std::to_string(info.param);
 }
 
+// ASSERT_* returns, which a coroutine cannot: this co_returns instead.
+#define CO_ASSERT_TRUE(cond)                             \
+    do {                                                 \
+        if (!(cond)) {                                   \
+            ADD_FAILURE() << "assertion failed: " #cond; \
+            co_return;                                   \
+        }                                                \
+    } while (0)
+
 #define WEFT_IO_MODES(suite) \
     INSTANTIATE_TEST_SUITE_P(Modes, suite, ::testing::Values(1, 2), weft_io_test::mode_name)
 

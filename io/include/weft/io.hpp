@@ -4,4 +4,7 @@
 
 #include <weft/io/address.hpp>
 #include <weft/io/errors.hpp>
+#include <weft/io/resolver.hpp>
+#include <weft/io/server.hpp>
 #include <weft/io/socket.hpp>
+#include <weft/io/stream.hpp>
