@@ -40,6 +40,7 @@ struct server_state {
 
     mutable std::mutex mutex;
     bool closed = false;
+    bool clients_closed = false;  // close_clients/abort_clients was called
     std::size_t active = 0;
     std::unordered_set<stream_transport*> clients;  // each kept alive by its task
     std::vector<future<void>> closed_waiters;
@@ -86,6 +87,10 @@ task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<stream_t
         co_await st->handler(stream_reader(t, st->options.limit), stream_writer(t));
     } catch (const cancelled_error&) {
         // The runner cancels every task at shutdown: nothing to report.
+    } catch (const closed_error&) {
+        // Expected when the server closed its clients under their reads.
+        std::lock_guard lock(st->mutex);
+        if (!st->clients_closed) failure = std::current_exception();
     } catch (...) {
         failure = std::current_exception();
     }
@@ -223,6 +228,7 @@ void server::close() {
 void server::close_clients() {
     if (!s_) return;
     std::lock_guard lock(s_->mutex);
+    s_->clients_closed = true;
     for (detail::stream_transport* t : s_->clients)
         t->close();
 }
@@ -230,6 +236,7 @@ void server::close_clients() {
 void server::abort_clients() {
     if (!s_) return;
     std::lock_guard lock(s_->mutex);
+    s_->clients_closed = true;
     for (detail::stream_transport* t : s_->clients)
         t->abort();
 }

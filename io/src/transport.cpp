@@ -185,16 +185,24 @@ task<void> stream_transport::drain() {
     future<void> wait;
     {
         std::lock_guard lock(mutex_);
-        if (error_) std::rethrow_exception(error_);
-        if (closed_) {
-            // asyncio's _drain_helper after connection_lost.
-            throw connection_error(std::make_error_code(std::errc::connection_reset),
-                                   "weft::stream_writer::drain: connection lost");
-        }
+        check_drain_locked();
         if (!paused_) co_return;
         drain_waiters_.push_back(wait);
     }
-    co_await wait;  // raises the error, or connection_error if closed meanwhile
+    co_await wait;
+    // Waiters are woken without an error (an error nobody retrieves, when
+    // the waiting task is cancelled meanwhile, would be reported): look.
+    std::lock_guard lock(mutex_);
+    check_drain_locked();
+}
+
+void stream_transport::check_drain_locked() const {
+    if (error_) std::rethrow_exception(error_);
+    if (lost_) {
+        // asyncio's _drain_helper after connection_lost.
+        throw connection_error(std::make_error_code(std::errc::connection_reset),
+                               "weft::stream_writer::drain: connection lost");
+    }
 }
 
 void stream_transport::write_eof() {
@@ -242,12 +250,16 @@ bool stream_transport::is_closing() const {
 
 task<void> stream_transport::wait_closed() {
     future<void> wait;
+    bool closed;
     {
         std::lock_guard lock(mutex_);
-        if (closed_) co_return;
-        close_waiters_.push_back(wait);
+        closed = closed_;
+        if (!closed) close_waiters_.push_back(wait);
     }
-    co_await wait;
+    if (!closed) co_await wait;
+    // asyncio: wait_closed() raises the error the connection was lost with.
+    std::lock_guard lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
 }
 
 std::size_t stream_transport::write_buffer_size() const {
@@ -295,31 +307,23 @@ void stream_transport::close_now_locked(wake_list& wake) {
     if (closed_) return;
     closed_ = true;
     closing_ = true;
+    // Bytes that will never be sent: drain() reports the connection lost.
+    if (paused_ || wpos_ < wbuf_.size()) lost_ = true;
     paused_ = false;
+    wbuf_.clear();
+    wpos_ = 0;
     h_.entry->close(h_.gen);  // a pending read raises closed_error
-    std::exception_ptr lost = error_;
-    if (!lost && !drain_waiters_.empty()) {
-        lost = std::make_exception_ptr(
-            connection_error(std::make_error_code(std::errc::connection_reset),
-                             "weft::stream_writer::drain: connection lost"));
-    }
     for (auto& f : drain_waiters_)
-        wake.add(std::move(f), lost);
+        wake.add(std::move(f));
     drain_waiters_.clear();
-    // asyncio: wait_closed() raises the error the connection was lost with.
     for (auto& f : close_waiters_)
-        wake.add(std::move(f), error_);
+        wake.add(std::move(f));
     close_waiters_.clear();
 }
 
 stream_transport::wake_list::~wake_list() {
-    for (auto& [f, e] : items) {
-        if (e) {
-            f.try_set_exception(e);
-        } else {
-            f.try_set_result();
-        }
-    }
+    for (future<void>& f : items)
+        f.try_set_result();
 }
 
 }  // namespace weft::detail

@@ -80,19 +80,19 @@ private:
     // for a write after close() / write_eof().
     void check_writable_locked(const char* what) const;
     void update_pause_locked();
-    // Waiters to complete once the mutex is released.
+    // Waiters to complete once the mutex is released. They are completed
+    // without an error and look at the transport's state when they run.
     struct wake_list {
-        std::vector<std::pair<future<void>, std::exception_ptr>> items;
-        void add(future<void> f, std::exception_ptr e = nullptr) {
-            items.emplace_back(std::move(f), std::move(e));
-        }
+        std::vector<future<void>> items;
+        void add(future<void> f) { items.push_back(std::move(f)); }
         ~wake_list();
     };
+    void check_drain_locked() const;
     // Under the mutex: the write side failed with `err`: record the error
     // and close (asyncio's _fatal_error).
     void fail_locked(const char* what, int err, wake_list& wake);
-    // Under the mutex: close the fd now; drain() waiters get the error (or
-    // "connection lost"), wait_closed() waiters the error or nothing.
+    // Under the mutex: close the fd now, dropping what is queued, and wake
+    // drain() and wait_closed().
     void close_now_locked(wake_list& wake);
     void shut_write_locked(wake_list& wake);
     static task<void> flush(std::shared_ptr<stream_transport> self);
@@ -112,6 +112,7 @@ private:
     bool eof_sent_ = false;
     bool closing_ = false;      // close() called: close once the queue is sent
     bool closed_ = false;       // the fd is closed
+    bool lost_ = false;         // closed with bytes unsent: drain() raises
     std::exception_ptr error_;  // the first write error, raised by write/drain
     std::vector<future<void>> drain_waiters_;
     std::vector<future<void>> close_waiters_;
