@@ -6,5 +6,7 @@
 #include <weft/io/errors.hpp>
 #include <weft/io/resolver.hpp>
 #include <weft/io/server.hpp>
+#include <weft/io/signals.hpp>
 #include <weft/io/socket.hpp>
 #include <weft/io/stream.hpp>
+#include <weft/io/subprocess.hpp>
