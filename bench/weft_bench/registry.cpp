@@ -17,6 +17,7 @@ weft::task<report> run_fib(sizes s);
 weft::task<report> run_skynet(sizes s);
 weft::task<report> run_yield_many(sizes s);
 weft::task<report> run_timers(sizes s);
+weft::task<report> run_echo(sizes s);
 std::string validate_fib(const sizes& s);
 std::string validate_skynet(const sizes& s);
 
@@ -74,8 +75,7 @@ const workload registry[] = {
      .summary = "TCP echo server on 127.0.0.1, driven by peers/loadgen/echo_client",
      .default_n = 0,
      .default_m = 0,
-     .run = nullptr,
-     .missing = "needs the TCP server of weft::io",
+     .run = &run_echo,
      .in_all = false},
 };
 

@@ -146,6 +146,7 @@ void io_entry::wake_all(io_dir d, io_waiter::result_t r) noexcept {
 
 void io_entry::dispatch(poll_target* self, std::uint32_t events) noexcept {
     auto* e = static_cast<io_entry*>(self);
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) e->hung_up_.store(true, std::memory_order_release);
     // A hang-up or an error wakes both sides: the next syscall reports it.
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         e->wake_all(io_dir::read, io_waiter::ready);
@@ -200,6 +201,9 @@ void io_entry::finalize() noexcept {
 void io_entry::retire(io_entry* e) noexcept {
     e->lock();
     e->fd_ = -1;
+    e->drained_[0].store(0, std::memory_order_relaxed);
+    e->drained_[1].store(0, std::memory_order_relaxed);
+    e->hung_up_.store(false, std::memory_order_relaxed);
     e->reg_.store(0, std::memory_order_relaxed);
     e->poller_.store(nullptr, std::memory_order_relaxed);
     e->unlock();

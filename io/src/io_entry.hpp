@@ -100,6 +100,26 @@ public:
         return seq_[static_cast<int>(d)].load(std::memory_order_acquire);
     }
 
+    // A receive that returned less than it asked for, after seeing edge
+    // count `seq`, emptied a stream's buffer: until the next edge another
+    // receive would only say EAGAIN. Epoll reports every arrival of data
+    // with a new edge, so the next read may skip that syscall and wait
+    // (Tokio clears its readiness on a short read for the same reason).
+    // Only for byte streams: a short datagram says nothing about the next.
+    // A hang-up (the peer's end of stream, an error) may have come with the
+    // data, edge and all, and is still to be read after it: once one was
+    // seen the hint is off for good (Tokio never clears READ_CLOSED).
+    void note_drained(io_dir d, std::uint64_t seq) noexcept {
+        // Relaxed: a hint for the next operation of the same reader.
+        drained_[static_cast<int>(d)].store(seq + 1, std::memory_order_relaxed);
+    }
+    bool known_drained(io_dir d, std::uint64_t seq) const noexcept {
+        // acquire: pairs with dispatch's release store of hung_up_, made
+        // before the edge count `seq` was bumped.
+        return drained_[static_cast<int>(d)].load(std::memory_order_relaxed) == seq + 1 &&
+               !hung_up_.load(std::memory_order_acquire);
+    }
+
     // Registers the fd with the poller of the loop this thread drives, once.
     // Call with an operation reference held. Throws std::system_error (e.g.
     // EPERM for a regular file, which epoll cannot watch).
@@ -149,6 +169,8 @@ private:
     // generation (32 bits) | operation references (31 bits) | closing (1 bit)
     std::atomic<std::uint64_t> state_{0};
     std::atomic<std::uint64_t> seq_[2] = {0, 0};
+    std::atomic<std::uint64_t> drained_[2] = {0, 0};  // see note_drained
+    std::atomic<bool> hung_up_{false};                // EPOLLRDHUP/HUP/ERR seen
     std::atomic<bool> lock_{false};
     // 0: not registered; 1: a thread is registering; 2: registered.
     std::atomic<int> reg_{0};

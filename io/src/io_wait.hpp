@@ -136,9 +136,10 @@ struct io_attempt {
 
 // Steps 1 and 2 of the protocol: one syscall `op(fd)` (returning ssize_t and
 // setting errno), retried on EINTR, with the entry registered if it would
-// block.
+// block. With `stream`, a read known to find the buffer empty (a short
+// receive since the last edge: io_entry::note_drained) is not even tried.
 template <class Op>
-io_attempt try_io(io_handle h, io_dir d, Op&& op) {
+io_attempt try_io(io_handle h, io_dir d, Op&& op, bool stream = false) {
     io_attempt a;
     if (h.entry == nullptr || !h.entry->begin_op(h.gen)) {
         a.closed = true;
@@ -149,6 +150,11 @@ io_attempt try_io(io_handle h, io_dir d, Op&& op) {
         ~end_guard() { e->end_op(); }
     } guard{h.entry};
     a.seq = h.entry->seq(d);
+    if (stream && h.entry->known_drained(d, a.seq)) {
+        a.again = true;
+        h.entry->ensure_registered();
+        return a;
+    }
     for (;;) {
         a.n = op(h.entry->fd());
         if (a.n >= 0) return a;

@@ -235,10 +235,14 @@ task<void> connect_op(io_handle h, socket_address address) {
     }
 }
 
-task<std::size_t> recv_into_op(io_handle h, std::span<char> buf, const char* what) {
+// `stream`: a byte stream, where a short receive means the buffer is empty.
+task<std::size_t> recv_into_op(io_handle h, std::span<char> buf, const char* what, bool stream) {
     for (;;) {
-        io_attempt a =
-            try_io(h, io_dir::read, [&](int fd) { return ::recv(fd, buf.data(), buf.size(), 0); });
+        io_attempt a = try_io(
+            h, io_dir::read, [&](int fd) { return ::recv(fd, buf.data(), buf.size(), 0); }, stream);
+        if (stream && a.n > 0 && static_cast<std::size_t>(a.n) < buf.size()) {
+            h.entry->note_drained(io_dir::read, a.seq);
+        }
         if (a.closed) detail::throw_closed(what);
         if (a.again) {
             if (!co_await io_wait(h, io_dir::read, a.seq)) detail::throw_closed(what);
@@ -250,15 +254,18 @@ task<std::size_t> recv_into_op(io_handle h, std::span<char> buf, const char* wha
     }
 }
 
-task<std::string> recv_op(io_handle h, std::size_t n) {
+task<std::string> recv_op(io_handle h, std::size_t n, bool stream) {
     if (n == 0) co_return std::string();
     if (n <= detail::scratch_size) {
         // Read into this thread's scratch buffer and copy out what came:
         // no zero-filled n-byte string for a 10-byte message.
         for (;;) {
-            io_attempt a = try_io(h, io_dir::read, [&](int fd) {
-                return ::recv(fd, detail::scratch_buffer(), n, 0);
-            });
+            io_attempt a = try_io(
+                h, io_dir::read, [&](int fd) { return ::recv(fd, detail::scratch_buffer(), n, 0); },
+                stream);
+            if (stream && a.n > 0 && static_cast<std::size_t>(a.n) < n) {
+                h.entry->note_drained(io_dir::read, a.seq);
+            }
             if (a.closed) detail::throw_closed("weft::sock_recv");
             if (a.again) {
                 if (!co_await io_wait(h, io_dir::read, a.seq))
@@ -272,7 +279,8 @@ task<std::string> recv_op(io_handle h, std::size_t n) {
         }
     }
     std::string out(n, '\0');
-    std::size_t got = co_await recv_into_op(h, std::span<char>(out.data(), n), "weft::sock_recv");
+    std::size_t got =
+        co_await recv_into_op(h, std::span<char>(out.data(), n), "weft::sock_recv", stream);
     out.resize(got);
     co_return out;
 }
@@ -351,10 +359,10 @@ task<void> sock_connect(socket& s, socket_address address) {
     return connect_op(s.handle(), address);
 }
 task<std::string> sock_recv(socket& s, std::size_t n) {
-    return recv_op(s.handle(), n);
+    return recv_op(s.handle(), n, s.type() == SOCK_STREAM);
 }
 task<std::size_t> sock_recv_into(socket& s, std::span<char> buf) {
-    return recv_into_op(s.handle(), buf, "weft::sock_recv_into");
+    return recv_into_op(s.handle(), buf, "weft::sock_recv_into", s.type() == SOCK_STREAM);
 }
 task<void> sock_sendall(socket& s, std::string_view data) {
     return sendall_op(s.handle(), data);

@@ -105,8 +105,10 @@ task<std::string> receive(std::shared_ptr<reader_state> s, const char* what, std
     io_handle h = t.handle();
     max = std::min(max, scratch_size);
     for (;;) {
-        io_attempt a =
-            try_io(h, io_dir::read, [&](int fd) { return t.receive(fd, scratch_buffer(), max); });
+        io_attempt a = try_io(
+            h, io_dir::read, [&](int fd) { return t.receive(fd, scratch_buffer(), max); }, true);
+        if (a.n > 0 && static_cast<std::size_t>(a.n) < max)
+            h.entry->note_drained(io_dir::read, a.seq);
         if (a.closed) throw closed_error(op_name(what) + ": the stream is closed");
         if (a.again) {
             if (!co_await io_wait(h, io_dir::read, a.seq)) {

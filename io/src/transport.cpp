@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -182,14 +183,15 @@ task<void> stream_transport::flush(std::shared_ptr<stream_transport> self) {
 }
 
 task<void> stream_transport::drain() {
-    future<void> wait;
+    std::optional<future<void>> wait;
     {
         std::lock_guard lock(mutex_);
         check_drain_locked();
-        if (!paused_) co_return;
-        drain_waiters_.push_back(wait);
+        if (!paused_) co_return;  // the common case: no future made
+        wait.emplace();
+        drain_waiters_.push_back(*wait);
     }
-    co_await wait;
+    co_await *wait;
     // Waiters are woken without an error (an error nobody retrieves, when
     // the waiting task is cancelled meanwhile, would be reported): look.
     std::lock_guard lock(mutex_);
