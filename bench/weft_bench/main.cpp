@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
     app.add_option("--m", size.m,
                    "override M (yield_many's yields per task, ping_pong's round trips)")
         ->check(CLI::PositiveNumber);
+    app.add_option("--port", size.port, "echo: the TCP port to serve on, 127.0.0.1 (0: any)")
+        ->check(CLI::Range(0, 65535));
     bool json = false, list = false, quiet = false;
     app.add_flag("--json", json, "print one JSON document on stdout instead of result lines");
     app.add_flag("--list", list,

@@ -12,7 +12,7 @@
 namespace weft_bench {
 
 class output {
-  public:
+public:
     output(int threads, bool json, bool quiet, bool stderr_is_tty)
         : threads_(threads), json_(json), quiet_(quiet), tty_(stderr_is_tty) {}
 
@@ -32,7 +32,7 @@ class output {
     // The table of what completed (stderr), then its results (stdout).
     void finish() const;
 
-  private:
+private:
     struct row {
         std::string bench;
         report r;

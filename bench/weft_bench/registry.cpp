@@ -20,6 +20,7 @@ weft::task<report> run_ping_pong(sizes s);
 weft::task<report> run_timers(sizes s);
 weft::task<report> run_executor_rtt(sizes s);
 weft::task<report> run_process_rtt(sizes s);
+weft::task<report> run_echo(sizes s);
 std::string validate_fib(const sizes& s);
 std::string validate_skynet(const sizes& s);
 
@@ -83,8 +84,7 @@ const workload registry[] = {
      .summary = "TCP echo server on 127.0.0.1, driven by peers/loadgen/echo_client",
      .default_n = 0,
      .default_m = 0,
-     .run = nullptr,
-     .missing = "needs the TCP server of weft::io",
+     .run = &run_echo,
      .in_all = false},
 };
 

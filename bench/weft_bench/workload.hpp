@@ -23,6 +23,7 @@ namespace weft_bench {
 struct sizes {
     long n = 0;
     long m = 0;
+    int port = 7001;  // echo: the TCP port to serve on (--port), as the peers
 };
 
 // One result line: SPEC's `value=<value> unit=<unit>`.
@@ -41,7 +42,7 @@ struct report {
 // Thrown by a workload whose result is wrong (a sum, a count): weft-bench
 // prints the message and exits 1, as the peers do.
 class wrong_result : public std::runtime_error {
-  public:
+public:
     using std::runtime_error::runtime_error;
 };
 

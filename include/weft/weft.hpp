@@ -4,4 +4,5 @@
 
 #include <weft/cli.hpp>
 #include <weft/executors.hpp>
+#include <weft/io.hpp>
 #include <weft/scheduler.hpp>

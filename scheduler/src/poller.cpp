@@ -31,7 +31,7 @@ void poller::add(int fd, std::uint32_t events, poll_target* target) {
     ev.events = events;
     ev.data.ptr = target;
     if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) fail("epoll_ctl(ADD)", fd);
-    ++registered_;
+    registered_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void poller::modify(int fd, std::uint32_t events, poll_target* target) {
@@ -42,7 +42,9 @@ void poller::modify(int fd, std::uint32_t events, poll_target* target) {
 }
 
 void poller::remove(int fd) noexcept {
-    if (::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr) == 0) --registered_;
+    if (::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr) == 0) {
+        registered_.fetch_sub(1, std::memory_order_relaxed);
+    }
 }
 
 int poller::wait(std::int64_t timeout_ns) {

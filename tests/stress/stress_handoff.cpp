@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <weft/weft.hpp>
@@ -71,6 +73,34 @@ TEST(HandoffStress, MonitorOffMeansNoHandoff) {
         weft::run(blocker_main(&s, 10), {.threads = 2, .blocking_threshold = 0ns});
     EXPECT_EQ(s.runs.load(), 20);
     EXPECT_EQ(handoffs, 0u);
+}
+
+// Sockets too: a reader queued on the blocked worker gets its data while
+// that worker is still blocked (its loop's poller runs on another thread).
+weft::task<bool> socket_during_block() {
+    auto [a, b] = weft::socketpair();
+    std::atomic<bool> blocking{true};
+    std::atomic<bool> got_during_block{false};
+    auto reader = weft::create_task([](weft::socket* s, std::atomic<bool>* still_blocking,
+                                       std::atomic<bool>* got) -> weft::task<std::string> {
+        std::string data = co_await weft::sock_recv(*s, 64);
+        got->store(still_blocking->load());
+        co_return data;
+    }(&a, &blocking, &got_during_block));
+    std::thread writer([&b] {
+        std::this_thread::sleep_for(50ms);
+        EXPECT_EQ(::write(b.fd(), "ping", 4), 4);
+    });
+    std::this_thread::sleep_for(300ms);  // blocks this worker, unannounced
+    blocking.store(false);
+    writer.join();
+    std::string data = co_await reader;
+    EXPECT_EQ(data, "ping");
+    co_return got_during_block.load();
+}
+
+TEST(HandoffStress, SocketReadsCompleteWhileTheirWorkerIsBlocked) {
+    EXPECT_TRUE(weft::run(socket_during_block(), {.threads = 2}));
 }
 
 // ---- weft::blocking

@@ -5,6 +5,7 @@
 // interface.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace weft::detail {
@@ -31,12 +32,15 @@ public:
     // dispatches the events; returns how many there were.
     int wait(std::int64_t timeout_ns);
 
-    // fds registered besides the loop's own wake-up fd.
-    int registered() const noexcept { return registered_; }
+    // fds registered, the loop's own wake-up fd included. add/remove may be
+    // called from any thread (the I/O component closes an fd on whichever
+    // worker its owner runs), so the count is atomic; relaxed: it only
+    // decides whether a poll(0) is worth a syscall.
+    int registered() const noexcept { return registered_.load(std::memory_order_relaxed); }
 
 private:
     int epfd_ = -1;
-    int registered_ = 0;
+    std::atomic<int> registered_{0};
 };
 
 }  // namespace weft::detail

@@ -1,0 +1,73 @@
+// The pool behind run_blocking: threads start when work arrives and no
+// thread is idle, up to max_threads, and leave after idle_timeout.
+#include "blocking_pool.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace weft::detail {
+
+namespace {
+
+// Lookups are slow and bursty (one per connection attempt); a handful of
+// threads keeps one slow DNS server from holding every other lookup back.
+constexpr int max_threads = 4;
+constexpr std::chrono::seconds idle_timeout{10};
+
+struct blocking_pool {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> jobs;
+    int threads = 0;
+    int idle = 0;
+
+    void submit(std::function<void()> job) {
+        std::unique_lock lock(mutex);
+        jobs.push_back(std::move(job));
+        if (idle > 0) {
+            cv.notify_one();
+        } else if (threads < max_threads) {
+            ++threads;
+            // Detached: a thread blocked in getaddrinfo must not hold up
+            // the process's exit. The pool itself is never destroyed.
+            std::thread([this] { work(); }).detach();
+        }
+    }
+
+    void work() {
+        std::unique_lock lock(mutex);
+        for (;;) {
+            while (jobs.empty()) {
+                ++idle;
+                bool woken = cv.wait_for(lock, idle_timeout, [this] { return !jobs.empty(); });
+                --idle;
+                if (!woken) {
+                    --threads;
+                    return;
+                }
+            }
+            std::function<void()> job = std::move(jobs.front());
+            jobs.pop_front();
+            lock.unlock();
+            job();
+            job = nullptr;  // its captures die here, not under the lock
+            lock.lock();
+        }
+    }
+};
+
+blocking_pool& pool() {
+    static blocking_pool* p = new blocking_pool;  // outlives the detached threads
+    return *p;
+}
+
+}  // namespace
+
+void submit_blocking(std::function<void()> job) {
+    pool().submit(std::move(job));
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,344 @@
+// start_server: listening sockets, an accept-loop task per socket, a handler
+// task per connection, and asyncio.Server's close / wait_closed /
+// serve_forever bookkeeping.
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+#include <optional>
+#include <unordered_set>
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <weft/event_loop.hpp>
+#include <weft/future.hpp>
+#include <weft/io/resolver.hpp>
+#include <weft/io/server.hpp>
+#include <weft/sleep.hpp>
+#include <weft/task_handle.hpp>
+
+#include "transport.hpp"
+
+namespace weft {
+
+namespace detail {
+
+// Shared by the server handles, the accept loops and the connection tasks
+// (which may run on any worker in Go mode): `mutex` guards the rest.
+struct server_state {
+    server_state(client_connected h, server_options o) : handler(std::move(h)), options(o) {}
+
+    const client_connected handler;
+    const server_options options;
+    // Set before the accept loops start; closed (never erased) by close(),
+    // so the loops' references stay valid.
+    std::vector<socket> listeners;
+    std::vector<socket_address> addresses;
+    std::string unix_path;  // a Unix server's socket file, removed on close
+
+    mutable std::mutex mutex;
+    bool closed = false;
+    bool clients_closed = false;  // close_clients/abort_clients was called
+    std::size_t active = 0;
+    std::unordered_set<stream_transport*> clients;  // each kept alive by its task
+    std::vector<future<void>> closed_waiters;
+    std::optional<future<void>> forever;
+
+    void close() {
+        std::vector<future<void>> wake;
+        std::optional<future<void>> stop;
+        {
+            std::lock_guard lock(mutex);
+            if (closed) return;
+            closed = true;
+            for (socket& l : listeners)
+                l.close();  // the accept loops see closed_error and end
+            if (!unix_path.empty()) ::unlink(unix_path.c_str());
+            stop.swap(forever);
+            if (active == 0) wake.swap(closed_waiters);
+        }
+        if (stop) stop->try_set_result();
+        for (auto& f : wake)
+            f.try_set_result();
+    }
+};
+
+namespace {
+
+// Go's accept backoff: 5 ms doubling to 1 s; asyncio waits 1 s flat.
+constexpr double first_accept_delay = 0.01;
+constexpr double max_accept_delay = 1.0;
+
+bool out_of_resources(int err) {
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+void report(const std::string& message, std::exception_ptr e) {
+    if (event_loop* loop = event_loop::current()) {
+        loop->call_exception_handler(exception_context{message, std::move(e), {}});
+    }
+}
+
+task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<stream_transport> t) {
+    std::exception_ptr failure;
+    try {
+        co_await st->handler(stream_reader(t, st->options.limit), stream_writer(t));
+    } catch (const cancelled_error&) {
+        // The runner cancels every task at shutdown: nothing to report.
+    } catch (const closed_error&) {
+        // Expected when the server closed its clients under their reads.
+        std::lock_guard lock(st->mutex);
+        if (!st->clients_closed) failure = std::current_exception();
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        report("Unhandled exception in client_connected_cb", failure);
+        t->abort();
+    }
+    std::vector<future<void>> wake;
+    {
+        std::lock_guard lock(st->mutex);
+        st->clients.erase(t.get());
+        if (--st->active == 0 && st->closed) wake.swap(st->closed_waiters);
+    }
+    for (auto& f : wake)
+        f.try_set_result();
+}
+
+task<void> accept_loop(std::shared_ptr<server_state> st, std::size_t index) {
+    socket& listener = st->listeners[index];
+    double delay = 0;
+    for (;;) {
+        std::optional<std::pair<socket, socket_address>> conn;
+        std::exception_ptr failure;
+        bool resources = false;
+        try {
+            conn.emplace(co_await sock_accept(listener));
+        } catch (const closed_error&) {
+            co_return;  // the server was closed
+        } catch (const std::system_error& e) {
+            failure = std::current_exception();
+            resources = out_of_resources(e.code().value());
+        }
+        if (failure) {
+            // Back off instead of spinning: the pending connections keep the
+            // socket readable, and retrying at once would fail again.
+            delay = delay == 0 ? first_accept_delay : std::min(delay * 2, max_accept_delay);
+            char msg[160];
+            std::snprintf(msg, sizeof msg, "weft::server: accept() %s on %s; retrying in %.0f ms",
+                          resources ? "out of system resources" : "failed",
+                          st->addresses[index].to_string().c_str(), delay * 1000);
+            report(msg, failure);
+            co_await sleep(delay);
+            continue;
+        }
+        delay = 0;
+        std::shared_ptr<stream_transport> t;
+        {
+            socket& s = conn->first;
+            if ((s.family() == AF_INET || s.family() == AF_INET6)) {
+                try {
+                    s.set_nodelay(true);
+                } catch (const std::system_error&) {
+                }
+            }
+            t = stream_transport::from_socket(std::move(s));
+        }
+        {
+            std::lock_guard lock(st->mutex);
+            ++st->active;
+            st->clients.insert(t.get());
+        }
+        create_task(run_client(st, std::move(t)), "weft.io.client");
+    }
+}
+
+task<void> serve_forever_op(std::shared_ptr<server_state> st) {
+    future<void> stop;
+    {
+        std::lock_guard lock(st->mutex);
+        if (st->closed) throw std::logic_error("weft::server::serve_forever: the server is closed");
+        if (st->forever) {
+            throw std::logic_error("weft::server::serve_forever: already running in another task");
+        }
+        st->forever = stop;
+    }
+    std::exception_ptr cancelled;
+    try {
+        co_await stop;
+    } catch (const cancelled_error&) {
+        cancelled = std::current_exception();
+    }
+    if (cancelled) {
+        st->close();
+        std::rethrow_exception(cancelled);
+    }
+}
+
+task<void> wait_closed_op(std::shared_ptr<server_state> st) {
+    future<void> done;
+    {
+        std::lock_guard lock(st->mutex);
+        if (st->closed && st->active == 0) co_return;
+        st->closed_waiters.push_back(done);
+    }
+    co_await done;
+}
+
+void start_accepting(const std::shared_ptr<server_state>& st) {
+    for (std::size_t i = 0; i < st->listeners.size(); ++i) {
+        st->addresses.push_back(st->listeners[i].getsockname());
+    }
+    for (std::size_t i = 0; i < st->listeners.size(); ++i) {
+        create_task(accept_loop(st, i), "weft.io.accept " + st->addresses[i].to_string());
+    }
+}
+
+[[noreturn]] void bind_failed(const std::system_error& e, const socket_address& a) {
+    throw std::system_error(e.code(), "weft::start_server: cannot bind to " + a.to_string());
+}
+
+}  // namespace
+
+}  // namespace detail
+
+// ---- server
+
+server::server(std::shared_ptr<detail::server_state> s) noexcept : s_(std::move(s)) {}
+
+server& server::operator=(server&& o) noexcept {
+    if (this != &o) {
+        if (s_) s_->close();
+        s_ = std::move(o.s_);
+    }
+    return *this;
+}
+
+server::~server() {
+    if (s_) s_->close();
+}
+
+void server::close() {
+    if (s_) s_->close();
+}
+
+void server::close_clients() {
+    if (!s_) return;
+    std::lock_guard lock(s_->mutex);
+    s_->clients_closed = true;
+    for (detail::stream_transport* t : s_->clients)
+        t->close();
+}
+
+void server::abort_clients() {
+    if (!s_) return;
+    std::lock_guard lock(s_->mutex);
+    s_->clients_closed = true;
+    for (detail::stream_transport* t : s_->clients)
+        t->abort();
+}
+
+task<void> server::wait_closed() {
+    if (!s_) throw std::logic_error("weft::server: no server (default-constructed or moved from)");
+    return detail::wait_closed_op(s_);
+}
+
+task<void> server::serve_forever() {
+    if (!s_) throw std::logic_error("weft::server: no server (default-constructed or moved from)");
+    return detail::serve_forever_op(s_);
+}
+
+bool server::is_serving() const {
+    if (!s_) return false;
+    std::lock_guard lock(s_->mutex);
+    return !s_->closed;
+}
+
+std::vector<socket_address> server::addresses() const {
+    if (!s_) return {};
+    return s_->addresses;
+}
+
+std::size_t server::active_connections() const {
+    if (!s_) return 0;
+    std::lock_guard lock(s_->mutex);
+    return s_->active;
+}
+
+// ---- starting
+
+namespace detail {
+namespace {
+server make_server(client_connected handler, std::vector<socket> listeners, server_options options,
+                   std::string unix_path = {}) {
+    if (!handler) throw std::invalid_argument("weft::start_server: no handler");
+    auto st = std::make_shared<server_state>(std::move(handler), options);
+    st->listeners = std::move(listeners);
+    st->unix_path = std::move(unix_path);
+    start_accepting(st);
+    return server(std::move(st));
+}
+}  // namespace
+}  // namespace detail
+
+server serve_sockets(client_connected handler, std::vector<socket> listeners,
+                     server_options options) {
+    return detail::make_server(std::move(handler), std::move(listeners), options);
+}
+
+task<server> start_server(client_connected handler, std::string host, std::uint16_t port,
+                          server_options options) {
+    if (!handler) throw std::invalid_argument("weft::start_server: no handler");
+    std::vector<address_info> infos =
+        co_await getaddrinfo(host, port, options.family, SOCK_STREAM, 0, AI_PASSIVE);
+    std::vector<socket> listeners;
+    std::vector<socket_address> seen;
+    for (const address_info& ai : infos) {
+        if (std::find(seen.begin(), seen.end(), ai.address) != seen.end()) continue;
+        seen.push_back(ai.address);
+        socket s(ai.family, SOCK_STREAM, ai.protocol);
+        if (options.reuse_address) s.set_reuse_address(true);
+        if (options.reuse_port) s.set_reuse_port(true);
+        // As asyncio: an IPv6 socket takes IPv6 only, its IPv4 twin the rest.
+        if (ai.family == AF_INET6) s.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
+        try {
+            s.bind(ai.address);
+        } catch (const std::system_error& e) {
+            detail::bind_failed(e, ai.address);
+        }
+        s.listen(options.backlog);
+        listeners.push_back(std::move(s));
+    }
+    if (listeners.empty()) {
+        throw resolve_error(0, "weft::start_server('" + host + "', " + std::to_string(port) +
+                                   "): no address to listen on");
+    }
+    co_return serve_sockets(std::move(handler), std::move(listeners), options);
+}
+
+task<server> start_unix_server(client_connected handler, std::string path, server_options options) {
+    if (!handler) throw std::invalid_argument("weft::start_unix_server: no handler");
+    if (path.empty()) throw std::invalid_argument("weft::start_unix_server: empty path");
+    struct stat st {};
+    if (path.front() != '\0' && ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+        ::unlink(path.c_str());  // a stale socket from an earlier run, as asyncio
+    }
+    socket s(AF_UNIX, SOCK_STREAM);
+    socket_address where = socket_address::unix_path(path);
+    try {
+        s.bind(where);
+    } catch (const std::system_error& e) {
+        detail::bind_failed(e, where);
+    }
+    s.listen(options.backlog);
+    std::vector<socket> listeners;
+    listeners.push_back(std::move(s));
+    // The socket file is removed on close (asyncio 3.13's cleanup_socket).
+    co_return detail::make_server(std::move(handler), std::move(listeners), options,
+                                  path.front() != '\0' ? path : std::string());
+}
+
+}  // namespace weft

@@ -1,0 +1,331 @@
+// stream_transport: the write side of a stream (see transport.hpp).
+#include "transport.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <weft/task_handle.hpp>
+
+#include "io_wait.hpp"
+
+namespace weft::detail {
+
+stream_transport::stream_transport(io_handle h, kind k) : h_(h), kind_(k) {}
+
+stream_transport::~stream_transport() {
+    // The last reference (user handles and any flusher) is gone: nothing can
+    // be waiting for the write queue any more.
+    if (h_.entry != nullptr) h_.entry->close(h_.gen);
+}
+
+std::shared_ptr<stream_transport> stream_transport::from_socket(socket s) {
+    socket_address peer, local;
+    try {
+        peer = s.getpeername();
+        local = s.getsockname();
+    } catch (const std::system_error&) {
+        // Not connected (yet, or any more): leave them unspecified.
+    }
+    int fd = s.detach();
+    if (fd < 0) throw_closed("weft::open_stream");
+    auto t = std::make_shared<stream_transport>(io_entry::open(fd), kind::socket);
+    t->peer_ = peer;
+    t->local_ = local;
+    return t;
+}
+
+std::shared_ptr<stream_transport> stream_transport::from_pipe(int fd) {
+    return std::make_shared<stream_transport>(io_entry::open(fd), kind::pipe);
+}
+
+ssize_t stream_transport::receive(int fd, char* buf, std::size_t n) const noexcept {
+    if (kind_ == kind::socket) return ::recv(fd, buf, n, 0);
+    return ::read(fd, buf, n);
+}
+
+ssize_t stream_transport::send_some(int fd, const char* data, std::size_t n) const noexcept {
+    // MSG_NOSIGNAL: a peer gone away is an EPIPE error here, not a SIGPIPE
+    // for the process. Pipes cannot say so: weft::io ignores SIGPIPE once it
+    // makes one (subprocess.cpp), as Python does at startup.
+    if (kind_ == kind::socket) return ::send(fd, data, n, MSG_NOSIGNAL);
+    return ::write(fd, data, n);
+}
+
+void stream_transport::check_writable_locked(const char* what) const {
+    if (error_) std::rethrow_exception(error_);
+    if (closing_ || closed_) {
+        throw closed_error(std::string(what) + ": the stream is closed");
+    }
+    if (eof_requested_) {
+        throw std::logic_error(std::string(what) + ": cannot write after write_eof()");
+    }
+}
+
+void stream_transport::update_pause_locked() {
+    std::size_t queued = wbuf_.size() - wpos_;
+    if (!paused_ && queued > high_) {
+        paused_ = true;
+    } else if (paused_ && queued <= low_) {
+        paused_ = false;
+    }
+}
+
+void stream_transport::write(std::string_view data) {
+    std::unique_lock lock(mutex_);
+    check_writable_locked("weft::stream_writer::write");
+    if (data.empty()) return;
+    if (wbuf_.size() == wpos_ && !flushing_) {
+        // Nothing queued: try to send it all right now (asyncio does).
+        io_attempt a = try_io(h_, io_dir::write,
+                              [&](int fd) { return send_some(fd, data.data(), data.size()); });
+        if (a.closed) throw closed_error("weft::stream_writer::write: the stream is closed");
+        if (a.n >= 0) {
+            data.remove_prefix(static_cast<std::size_t>(a.n));
+            if (data.empty()) return;
+        } else if (!a.again) {
+            std::exception_ptr e;
+            {
+                wake_list wake;
+                fail_locked("weft::stream_writer::write", a.err, wake);
+                e = error_;
+                lock.unlock();
+            }
+            std::rethrow_exception(e);
+        }
+    }
+    if (wpos_ > 0 && wpos_ >= wbuf_.size() / 2) {
+        wbuf_.erase(0, wpos_);
+        wpos_ = 0;
+    }
+    wbuf_.append(data);
+    update_pause_locked();
+    if (flushing_) return;
+    flushing_ = true;
+    lock.unlock();
+    create_task(flush(shared_from_this()), "weft.io.flush");
+}
+
+task<void> stream_transport::flush(std::shared_ptr<stream_transport> self) {
+    // A cancelled flusher (the runner cancels every task at shutdown) leaves
+    // the queue to whoever writes next.
+    struct on_exit {
+        stream_transport* t;
+        bool done = false;
+        ~on_exit() {
+            if (!done) {
+                std::lock_guard lock(t->mutex_);
+                t->flushing_ = false;
+            }
+        }
+    } guard{self.get()};
+    for (;;) {
+        wake_list wake;
+        bool finished = false;
+        io_attempt a;
+        {
+            std::lock_guard lock(self->mutex_);
+            while (!self->closed_ && self->wpos_ < self->wbuf_.size()) {
+                a = try_io(self->h_, io_dir::write, [&](int fd) {
+                    return self->send_some(fd, self->wbuf_.data() + self->wpos_,
+                                           self->wbuf_.size() - self->wpos_);
+                });
+                if (a.n > 0) {
+                    self->wpos_ += static_cast<std::size_t>(a.n);
+                    continue;
+                }
+                if (a.again) break;
+                if (a.closed) {
+                    self->close_now_locked(wake);
+                } else {
+                    self->fail_locked("weft::stream_writer: sending the write buffer", a.err, wake);
+                }
+                break;
+            }
+            if (self->wpos_ == self->wbuf_.size()) {
+                self->wbuf_.clear();
+                self->wpos_ = 0;
+            }
+            bool was_paused = self->paused_;
+            self->update_pause_locked();
+            if (was_paused && !self->paused_) {
+                for (auto& f : self->drain_waiters_)
+                    wake.add(std::move(f));
+                self->drain_waiters_.clear();
+            }
+            if (self->closed_ || self->wbuf_.empty()) {
+                // Sent everything (or gave up): what was waiting for that now.
+                finished = true;
+                self->flushing_ = false;
+                guard.done = true;
+                if (!self->closed_) {
+                    if (self->eof_requested_ && !self->eof_sent_) self->shut_write_locked(wake);
+                    if (self->closing_) self->close_now_locked(wake);
+                }
+            }
+        }
+        if (finished) co_return;  // `wake` completes its waiters as it goes
+        if (!co_await io_wait(self->h_, io_dir::write, a.seq)) {
+            wake_list closed_wake;
+            std::lock_guard lock(self->mutex_);
+            self->close_now_locked(closed_wake);
+            self->flushing_ = false;
+            guard.done = true;
+            co_return;
+        }
+    }
+}
+
+task<void> stream_transport::drain() {
+    std::optional<future<void>> wait;
+    {
+        std::lock_guard lock(mutex_);
+        check_drain_locked();
+        if (!paused_) co_return;  // the common case: no future made
+        wait.emplace();
+        drain_waiters_.push_back(*wait);
+    }
+    co_await *wait;
+    // Waiters are woken without an error (an error nobody retrieves, when
+    // the waiting task is cancelled meanwhile, would be reported): look.
+    std::lock_guard lock(mutex_);
+    check_drain_locked();
+}
+
+void stream_transport::check_drain_locked() const {
+    if (error_) std::rethrow_exception(error_);
+    if (lost_) {
+        // asyncio's _drain_helper after connection_lost.
+        throw connection_error(std::make_error_code(std::errc::connection_reset),
+                               "weft::stream_writer::drain: connection lost");
+    }
+}
+
+void stream_transport::write_eof() {
+    wake_list wake;
+    std::lock_guard lock(mutex_);
+    if (closing_ || closed_ || eof_requested_) return;
+    eof_requested_ = true;
+    if (!flushing_ && wbuf_.size() == wpos_) shut_write_locked(wake);
+}
+
+void stream_transport::shut_write_locked(wake_list& wake) {
+    eof_sent_ = true;
+    if (kind_ == kind::pipe) {
+        // A pipe's end of file is its write end closing.
+        close_now_locked(wake);
+        return;
+    }
+    if (h_.entry->begin_op(h_.gen)) {
+        ::shutdown(h_.entry->fd(), SHUT_WR);
+        h_.entry->end_op();
+    }
+}
+
+void stream_transport::close() {
+    wake_list wake;
+    std::lock_guard lock(mutex_);
+    if (closing_ || closed_) return;
+    closing_ = true;
+    if (!flushing_ && wbuf_.size() == wpos_) close_now_locked(wake);
+}
+
+void stream_transport::abort() {
+    wake_list wake;
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+    wbuf_.clear();
+    wpos_ = 0;
+    close_now_locked(wake);
+}
+
+bool stream_transport::is_closing() const {
+    std::lock_guard lock(mutex_);
+    return closing_ || closed_;
+}
+
+task<void> stream_transport::wait_closed() {
+    future<void> wait;
+    bool closed;
+    {
+        std::lock_guard lock(mutex_);
+        closed = closed_;
+        if (!closed) close_waiters_.push_back(wait);
+    }
+    if (!closed) co_await wait;
+    // asyncio: wait_closed() raises the error the connection was lost with.
+    std::lock_guard lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+}
+
+std::size_t stream_transport::write_buffer_size() const {
+    std::lock_guard lock(mutex_);
+    return wbuf_.size() - wpos_;
+}
+
+void stream_transport::set_write_buffer_limits(std::size_t high, std::size_t low) {
+    if (low > high) {
+        throw std::invalid_argument("weft::stream_writer::set_write_buffer_limits: high (" +
+                                    std::to_string(high) + ") must be >= low (" +
+                                    std::to_string(low) + ")");
+    }
+    wake_list wake;
+    std::lock_guard lock(mutex_);
+    high_ = high;
+    low_ = low;
+    bool was_paused = paused_;
+    update_pause_locked();
+    if (was_paused && !paused_) {
+        for (auto& f : drain_waiters_)
+            wake.add(std::move(f));
+        drain_waiters_.clear();
+    }
+}
+
+std::pair<std::size_t, std::size_t> stream_transport::write_buffer_limits() const {
+    std::lock_guard lock(mutex_);
+    return {low_, high_};
+}
+
+void stream_transport::fail_locked(const char* what, int err, wake_list& wake) {
+    try {
+        throw_io_error(what, err);
+    } catch (...) {
+        if (!error_) error_ = std::current_exception();
+    }
+    // asyncio's _fatal_error: the transport closes, the queue is dropped.
+    wbuf_.clear();
+    wpos_ = 0;
+    close_now_locked(wake);
+}
+
+void stream_transport::close_now_locked(wake_list& wake) {
+    if (closed_) return;
+    closed_ = true;
+    closing_ = true;
+    // Bytes that will never be sent: drain() reports the connection lost.
+    if (paused_ || wpos_ < wbuf_.size()) lost_ = true;
+    paused_ = false;
+    wbuf_.clear();
+    wpos_ = 0;
+    h_.entry->close(h_.gen);  // a pending read raises closed_error
+    for (auto& f : drain_waiters_)
+        wake.add(std::move(f));
+    drain_waiters_.clear();
+    for (auto& f : close_waiters_)
+        wake.add(std::move(f));
+    close_waiters_.clear();
+}
+
+stream_transport::wake_list::~wake_list() {
+    for (future<void>& f : items)
+        f.try_set_result();
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,310 @@
+// asyncio's streams on weft: the reader's methods and their errors (pinned
+// against asyncio.StreamReader's behaviour with a hand-fed reader), the
+// writer's flow control, open_connection over TCP and Unix sockets, and
+// name resolution.
+#include <string>
+#include <vector>
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io_test.hpp"
+
+namespace {
+
+using weft_io_test::io_modes;
+
+class Streams : public io_modes {};
+WEFT_IO_MODES(Streams);
+
+// ---- the reader, fed by hand (as CPython's test_streams does)
+
+TEST_P(Streams, ReadReturnsWhatIsBufferedUpToN) {
+    run([]() -> weft::task<void> {
+        weft::stream_reader r;
+        r.feed_data("line1\nline2\n");
+        EXPECT_EQ(co_await r.read(3), "lin");
+        EXPECT_EQ(r.buffered(), 9u);
+        EXPECT_EQ(co_await r.read(100), "e1\nline2\n");
+        EXPECT_EQ(co_await r.read(0), "");
+        r.feed_eof();
+        EXPECT_EQ(co_await r.read(10), "");  // end of stream
+        EXPECT_TRUE(r.at_eof());
+    }());
+}
+
+TEST_P(Streams, ReadAllWaitsForTheEnd) {
+    run([]() -> weft::task<void> {
+        weft::stream_reader r;
+        auto all = weft::create_task(r.read());
+        co_await weft::sleep(0.01);
+        r.feed_data("chunk1 ");
+        co_await weft::sleep(0.01);
+        r.feed_data("chunk2");
+        EXPECT_FALSE(all.done());
+        r.feed_eof();
+        EXPECT_EQ(co_await all, "chunk1 chunk2");
+    }());
+}
+
+TEST_P(Streams, ReadlineAndAtEof) {
+    run([]() -> weft::task<void> {
+        weft::stream_reader r;
+        r.feed_data("one\ntwo\nthree");
+        r.feed_eof();
+        EXPECT_EQ(co_await r.readline(), "one\n");
+        EXPECT_EQ(co_await r.readline(), "two\n");
+        EXPECT_FALSE(r.at_eof());
+        EXPECT_EQ(co_await r.readline(), "three");  // the partial last line
+        EXPECT_TRUE(r.at_eof());
+        EXPECT_EQ(co_await r.readline(), "");
+    }());
+}
+
+TEST_P(Streams, ReadlineWaitsAcrossChunks) {
+    run([]() -> weft::task<void> {
+        weft::stream_reader r;
+        auto line = weft::create_task(r.readline());
+        co_await weft::sleep(0.01);
+        r.feed_data("hel");
+        co_await weft::sleep(0.01);
+        EXPECT_FALSE(line.done());
+        r.feed_data("lo\nrest");
+        EXPECT_EQ(co_await line, "hello\n");
+        EXPECT_EQ(r.buffered(), 4u);
+    }());
+}
+
+TEST_P(Streams, ReadlineTooLongRaisesAndDropsTheLine) {
+    run([]() -> weft::task<void> {
+        weft::stream_reader r(8);
+        r.feed_data("0123456789\nnext\n");
+        EXPECT_THROW(co_await r.readline(), std::invalid_argument);
+        EXPECT_EQ(co_await r.readline(), "next\n");  // the long line is gone
+    }());
+}
+
+TEST_P(Streams, ReaduntilSeparatorAndLimitOverrun) {
+    run([]() -> weft::task<void> {
+        weft::stream_reader r(10);
+        r.feed_data("key=value;");
+        EXPECT_EQ(co_await r.readuntil(";"), "key=value;");
+        r.feed_data("a--b--");
+        EXPECT_EQ(co_await r.readuntil("--"), "a--");
+        EXPECT_EQ(co_await r.readuntil("--"), "b--");
+
+        r.feed_data("no separator here at all");
+        try {
+            co_await r.readuntil(";");
+            ADD_FAILURE() << "no limit_overrun_error";
+        } catch (const weft::limit_overrun_error& e) {
+            EXPECT_GT(e.consumed(), 10u);
+        }
+        EXPECT_EQ(r.buffered(), 24u);  // nothing was consumed
+
+        weft::stream_reader r2(5);
+        r2.feed_data("toolong;");
+        try {
+            co_await r2.readuntil(";");
+            ADD_FAILURE() << "no limit_overrun_error";
+        } catch (const weft::limit_overrun_error& e) {
+            EXPECT_EQ(e.consumed(), 7u);  // where the separator was found
+            EXPECT_STREQ(e.what(), "Separator is found, but chunk is longer than limit");
+        }
+        EXPECT_THROW(co_await r2.readuntil(""), std::invalid_argument);
+    }());
+}
+
+TEST_P(Streams, ReaduntilAtEofRaisesIncompleteReadWithThePartialBytes) {
+    run([]() -> weft::task<void> {
+        weft::stream_reader r;
+        r.feed_data("partial");
+        r.feed_eof();
+        try {
+            co_await r.readuntil("\r\n");
+            ADD_FAILURE() << "no incomplete_read_error";
+        } catch (const weft::incomplete_read_error& e) {
+            EXPECT_EQ(e.partial(), "partial");
+            EXPECT_FALSE(e.expected().has_value());
+        }
+        EXPECT_TRUE(r.at_eof());
+    }());
+}
+
+TEST_P(Streams, ReadexactlyWaitsOrRaisesIncompleteRead) {
+    run([]() -> weft::task<void> {
+        weft::stream_reader r;
+        auto four = weft::create_task(r.readexactly(4));
+        r.feed_data("ab");
+        co_await weft::sleep(0.01);
+        EXPECT_FALSE(four.done());
+        r.feed_data("cdef");
+        EXPECT_EQ(co_await four, "abcd");
+        r.feed_eof();
+        try {
+            co_await r.readexactly(5);
+            ADD_FAILURE() << "no incomplete_read_error";
+        } catch (const weft::incomplete_read_error& e) {
+            EXPECT_EQ(e.partial(), "ef");
+            EXPECT_EQ(e.expected(), 5u);
+            EXPECT_STREQ(e.what(), "2 bytes read on a total of 5 expected bytes");
+        }
+        EXPECT_EQ(co_await r.readexactly(0), "");
+    }());
+}
+
+TEST_P(Streams, SetExceptionIsRaisedByReads) {
+    run([]() -> weft::task<void> {
+        weft::stream_reader r;
+        auto pending = weft::create_task(r.read(10));
+        co_await weft::sleep(0.01);
+        r.set_exception(std::make_exception_ptr(std::runtime_error("broken")));
+        EXPECT_THROW(co_await pending, std::runtime_error);
+        EXPECT_THROW(co_await r.readline(), std::runtime_error);
+        EXPECT_TRUE(r.exception() != nullptr);
+    }());
+}
+
+TEST_P(Streams, OneReaderAtATime) {
+    run([]() -> weft::task<void> {
+        weft::stream_reader r;
+        auto first = weft::create_task(r.read(10));
+        co_await weft::sleep(0.01);
+        EXPECT_THROW(co_await r.readline(), std::logic_error);
+        r.feed_data("x");
+        EXPECT_EQ(co_await first, "x");
+    }());
+}
+
+// ---- over connections
+
+weft::task<void> echo_lines(weft::stream_reader reader, weft::stream_writer writer) {
+    for (;;) {
+        std::string line = co_await reader.readline();
+        if (line.empty()) break;
+        writer.write(line);
+        co_await writer.drain();
+    }
+    writer.close();
+    co_await writer.wait_closed();
+}
+
+TEST_P(Streams, OpenConnectionToStartServer) {
+    run([]() -> weft::task<void> {
+        weft::server srv = co_await weft::start_server(echo_lines, "127.0.0.1", 0);
+        CO_ASSERT_TRUE(srv.addresses().size() == 1u);
+        std::uint16_t port = srv.addresses()[0].port();
+        EXPECT_TRUE(srv.is_serving());
+
+        auto [reader, writer] = co_await weft::open_connection("127.0.0.1", port);
+        EXPECT_EQ(writer.peername().port(), port);
+        EXPECT_EQ(writer.sockname().host(), "127.0.0.1");
+        writer.write("hello\n");
+        writer.writelines(std::vector<std::string>{"a", "b\n"});
+        co_await writer.drain();
+        EXPECT_EQ(co_await reader.readline(), "hello\n");
+        EXPECT_EQ(co_await reader.readline(), "ab\n");
+        writer.write_eof();  // the server sees EOF, closes its side
+        EXPECT_EQ(co_await reader.read(), "");
+        EXPECT_TRUE(reader.at_eof());
+        writer.close();
+        co_await writer.wait_closed();
+        EXPECT_TRUE(writer.is_closing());
+
+        srv.close();
+        co_await srv.wait_closed();
+        EXPECT_FALSE(srv.is_serving());
+    }());
+}
+
+TEST_P(Streams, OpenConnectionResolvesNames) {
+    run([]() -> weft::task<void> {
+        weft::server srv = co_await weft::start_server(echo_lines, "127.0.0.1", 0);
+        std::uint16_t port = srv.addresses()[0].port();
+        // "localhost" goes through the resolver threads.
+        auto [reader, writer] =
+            co_await weft::open_connection("localhost", port, {.family = AF_INET});
+        writer.write("named\n");
+        EXPECT_EQ(co_await reader.readline(), "named\n");
+    }());
+}
+
+TEST_P(Streams, UnixServerAndConnection) {
+    std::string path = "/tmp/weft-io-stream-" + std::to_string(::getpid()) + "-" +
+                       std::to_string(threads()) + ".sock";
+    run([](std::string p) -> weft::task<void> {
+        weft::server srv = co_await weft::start_unix_server(echo_lines, p);
+        auto [reader, writer] = co_await weft::open_unix_connection(p);
+        writer.write("over unix\n");
+        EXPECT_EQ(co_await reader.readline(), "over unix\n");
+        EXPECT_EQ(srv.addresses()[0].path(), p);
+        srv.close();
+        EXPECT_NE(::access(p.c_str(), F_OK), 0) << "the socket file is removed on close";
+    }(path));
+}
+
+TEST_P(Streams, WriteBufferLimits) {
+    run([]() -> weft::task<void> {
+        auto [a, b] = weft::socketpair();
+        auto [reader, writer] = weft::open_stream(std::move(a));
+        EXPECT_EQ(writer.write_buffer_limits(),
+                  (std::pair<std::size_t, std::size_t>{16384, 65536}));
+        writer.set_write_buffer_limits(1000);
+        EXPECT_EQ(writer.write_buffer_limits(), (std::pair<std::size_t, std::size_t>{250, 1000}));
+        writer.set_write_buffer_limits(std::nullopt, 100);
+        EXPECT_EQ(writer.write_buffer_limits(), (std::pair<std::size_t, std::size_t>{100, 400}));
+        EXPECT_THROW(writer.set_write_buffer_limits(10, 20), std::invalid_argument);
+        EXPECT_EQ(writer.write_buffer_size(), 0u);
+        co_return;
+    }());
+}
+
+TEST_P(Streams, DrainWaitsForTheLowWaterMark) {
+    run([]() -> weft::task<void> {
+        auto [a, b] = weft::socketpair();
+        auto [reader, writer] = weft::open_stream(std::move(a));
+        std::string chunk(2 << 20, 'z');
+        writer.write(chunk);  // more than the socket takes: the rest is queued
+        EXPECT_GT(writer.write_buffer_size(), 64u * 1024);
+        auto drained = weft::create_task(writer.drain());
+        co_await weft::sleep(0.02);
+        EXPECT_FALSE(drained.done()) << "nobody reads yet: drain must wait";
+        // Read everything; drain returns once the queue is at most 16 KiB.
+        std::size_t got = 0;
+        char buf[65536];
+        while (got < chunk.size())
+            got += co_await weft::sock_recv_into(b, buf);
+        co_await drained;
+        EXPECT_EQ(writer.write_buffer_size(), 0u);
+    }());
+}
+
+TEST_P(Streams, Resolver) {
+    run([]() -> weft::task<void> {
+        auto numeric = co_await weft::getaddrinfo("127.0.0.1", 80, 0, SOCK_STREAM);
+        CO_ASSERT_TRUE(numeric.size() == 1u);
+        EXPECT_EQ(numeric[0].address.to_string(), "127.0.0.1:80");
+        auto v6 = co_await weft::getaddrinfo("::1", "443");
+        EXPECT_EQ(v6.size(), 2u);  // stream and datagram
+        EXPECT_EQ(v6[0].address.family(), AF_INET6);
+
+        auto local = co_await weft::getaddrinfo("localhost", 8080, AF_INET, SOCK_STREAM);
+        CO_ASSERT_TRUE(!local.empty());
+        EXPECT_EQ(local[0].address.to_string(), "127.0.0.1:8080");
+
+        try {
+            co_await weft::getaddrinfo("not a numeric host", 80, 0, 0, 0, AI_NUMERICHOST);
+            ADD_FAILURE() << "no resolve_error";
+        } catch (const weft::resolve_error& e) {
+            EXPECT_EQ(e.code(), EAI_NONAME);
+            EXPECT_NE(std::string(e.what()).find("not a numeric host"), std::string::npos);
+        }
+        auto [host, service] = co_await weft::getnameinfo(weft::socket_address::ip("127.0.0.1", 22),
+                                                          NI_NUMERICHOST | NI_NUMERICSERV);
+        EXPECT_EQ(host, "127.0.0.1");
+        EXPECT_EQ(service, "22");
+    }());
+}
+
+}  // namespace
