@@ -18,6 +18,8 @@
 #include <weft/detail/tsan.hpp>
 #include <weft/event_loop.hpp>
 
+#include "trace.hpp"
+
 namespace weft {
 
 namespace detail {
@@ -70,6 +72,7 @@ event_loop::event_loop(detail::runtime_core* rt, unsigned index, detail::loop_se
 }
 
 void event_loop::init_wakeup() {
+    if (detail::trace::enabled()) settings_->instrumented.store(true, std::memory_order_relaxed);
     wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wakeup_fd_ < 0) throw std::system_error(errno, std::generic_category(), "weft: eventfd");
     wakeup_target_.on_events = &on_wakeup_fd;
@@ -312,7 +315,7 @@ void event_loop::run_once() {
 }
 
 void event_loop::run_item(std::uintptr_t item) {
-    if (WEFT_UNLIKELY(settings_->debug.load(std::memory_order_relaxed))) {
+    if (WEFT_UNLIKELY(settings_->instrumented.load(std::memory_order_relaxed))) {
         return run_item_timed(item);
     }
     if (item & 1) {
@@ -331,7 +334,8 @@ void event_loop::run_item(std::uintptr_t item) {
     }
 }
 
-// Debug mode: as run_item, reporting items slower than slow_callback_duration.
+// Debug mode or tracing: as run_item, reporting items slower than
+// slow_callback_duration, recording a trace slice.
 void event_loop::run_item_timed(std::uintptr_t item) {
     bool is_task = !(item & 1);
     auto* t = reinterpret_cast<task_record*>(item);
@@ -351,8 +355,11 @@ void event_loop::run_item_timed(std::uintptr_t item) {
     } else {
         t->run_step();
     }
-    double dt = static_cast<double>(time_ns() - t0) * 1e-9;
-    if (dt >= slow_callback_duration()) report_slow(is_task ? t : nullptr, dt);
+    std::int64_t t1 = time_ns();
+    if (detail::trace::enabled())
+        detail::trace::slice(t0, t1, is_task ? t->name() : std::string("callback"), index_);
+    double dt = static_cast<double>(t1 - t0) * 1e-9;
+    if (get_debug() && dt >= slow_callback_duration()) report_slow(is_task ? t : nullptr, dt);
     if (is_task) t->release();
 }
 
@@ -492,6 +499,7 @@ void event_loop::close() {
 
 void event_loop::set_debug(bool on) noexcept {
     settings_->debug.store(on, std::memory_order_relaxed);
+    settings_->instrumented.store(on || detail::trace::enabled(), std::memory_order_relaxed);
 }
 bool event_loop::get_debug() const noexcept {
     return settings_->debug.load(std::memory_order_relaxed);

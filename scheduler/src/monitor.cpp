@@ -16,6 +16,7 @@
 #include <weft/detail/task_record.hpp>
 
 #include "machine.hpp"
+#include "trace.hpp"
 
 namespace weft::detail {
 
@@ -90,6 +91,9 @@ void runtime_core::assign(machine& m, event_loop& loop) {
 void runtime_core::machine_main(machine& m) {
     tls_ctx.machine = &m;
     m.ctx.store(&tls_ctx, std::memory_order_release);
+    if (trace::enabled())
+        trace::name_this_thread((m.id < size() ? "worker thread " : "spare thread ") +
+                                std::to_string(m.id));
     for (;;) {
         event_loop* loop;
         {
@@ -188,6 +192,9 @@ void runtime_core::retake(machine& m, event_loop& loop, std::uint64_t step) {
     }
     loop.driver_.store(nullptr, std::memory_order_release);
     loop.worker()->counters.handoffs.add();
+    if (WEFT_UNLIKELY(trace::enabled()))
+        trace::instant("hand-off (blocked step)", "loop", loop.worker_index(), "to_thread",
+                       spare->id);
     // release: the blocked machine, seeing the verdict, stops touching the loop.
     m.retake.store(retake_taken, std::memory_order_release);
     assign(*spare, loop);
@@ -211,6 +218,9 @@ bool runtime_core::hand_off(machine& m, event_loop& loop) {
     loop.owner_.store(spare, std::memory_order_relaxed);
     loop.driver_.store(nullptr, std::memory_order_release);
     loop.worker()->counters.handoffs.add();
+    if (WEFT_UNLIKELY(trace::enabled()))
+        trace::instant("hand-off (weft::blocking)", "loop", loop.worker_index(), "to_thread",
+                       spare->id);
     m.retake.store(retake_taken, std::memory_order_release);
     assign(*spare, loop);
     return true;
@@ -220,6 +230,7 @@ bool runtime_core::hand_off(machine& m, event_loop& loop) {
 
 void runtime_core::monitor_main() {
     using namespace std::chrono;
+    if (trace::enabled()) trace::name_this_thread("monitor");
     const std::int64_t threshold = blocking_.threshold.count();
     // Look ten times per threshold (1 ms for the default 10 ms): a blocked
     // step is found between threshold and 1.1 x threshold after it began.
@@ -255,6 +266,9 @@ void runtime_core::monitor_main() {
                 continue;
             }
             if (now - seen[i].since < threshold) continue;
+            // relaxed: a hold that starts just after this look costs one
+            // hand-off at worst, which the dump survives.
+            if (monitor_holds_.load(std::memory_order_relaxed) > 0) continue;
             seen[i].m = nullptr;
             lock.unlock();  // retake may start a thread
             retake(*m, loop, step);

@@ -14,6 +14,9 @@
 
 #include <weft/run.hpp>
 
+#include "task_dump_internal.hpp"
+#include "trace.hpp"
+
 namespace weft {
 
 namespace {
@@ -91,6 +94,15 @@ void exit_like_keyboard_interrupt() {
 
 bool runner::run_main(task_ref main) {
     sigint_scope sigint(get_loop().wakeup_fd());
+    detail::dump_target_scope dump_target(get_loop());
+    struct trace_flush {
+        ~trace_flush() {
+            if (detail::trace::enabled()) detail::trace::flush();
+        }
+    } flush_when_done;
+    if (detail::trace::enabled())
+        detail::trace::name_this_thread(rt_ ? "coordinator (waits for the main task)"
+                                            : "event loop");
     // asyncio.Runner._on_sigint: the first Ctrl-C cancels the main task.
     auto on_interrupt = [main](int count) mutable {
         if (count == 1 && !main.done()) main.cancel();

@@ -13,6 +13,7 @@
 #include <weft/detail/tsan.hpp>
 
 #include "machine.hpp"
+#include "trace.hpp"
 
 namespace weft::detail {
 
@@ -65,6 +66,7 @@ runtime_core::~runtime_core() {
 void runtime_core::inject(std::uintptr_t item) {
     tsan_release_item(item);
     global_->items.enqueue(item);
+    if (WEFT_UNLIKELY(trace::enabled())) trace::instant("inject", "items", 1);
     // seq_cst fence: the producer's half of the handshake in idle.hpp rule 5
     // (publish the work, then look at the idle counts).
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -75,6 +77,8 @@ void runtime_core::inject_batch(const std::uintptr_t* items, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i)
         tsan_release_item(items[i]);
     global_->items.enqueue_bulk(items, n);
+    if (WEFT_UNLIKELY(trace::enabled()))
+        trace::instant("inject", "items", static_cast<std::int64_t>(n));
     std::atomic_thread_fence(std::memory_order_seq_cst);
     notify_parked();
 }

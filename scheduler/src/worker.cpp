@@ -20,6 +20,7 @@
 #include <weft/event_loop.hpp>
 
 #include "machine.hpp"
+#include "trace.hpp"
 
 namespace weft {
 
@@ -170,6 +171,8 @@ std::uintptr_t event_loop::steal_work() {
         if (item != 0) {
             w.counters.steal_successes.add();
             w.counters.tasks_stolen.add(stolen);
+            if (WEFT_UNLIKELY(detail::trace::enabled()))
+                detail::trace::instant("steal", "victim", v, "items", stolen);
             return item;
         }
     }
@@ -189,6 +192,7 @@ void event_loop::park() {
     if (since != 0) w.counters.busy_ns.add(now - since);
     w.counters.busy_since.set(0);
     w.counters.parks.add();
+    if (WEFT_UNLIKELY(detail::trace::enabled())) detail::trace::instant("park", "loop", index_);
 
     for (;;) {
         if (rt_->stopping() ||
@@ -212,6 +216,7 @@ void event_loop::park() {
     // take ourselves off the list and are not searching (idle.hpp, rule 3).
     w.searching = rt_->idle().unpark(index_);
     w.counters.unparks.add();
+    if (WEFT_UNLIKELY(detail::trace::enabled())) detail::trace::instant("unpark", "loop", index_);
     w.counters.busy_since.set(static_cast<std::uint64_t>(time_ns()));
 }
 

@@ -16,6 +16,7 @@
 #include <weft/shield.hpp>
 #include <weft/sleep.hpp>
 #include <weft/task.hpp>
+#include <weft/task_dump.hpp>
 #include <weft/task_group.hpp>
 #include <weft/task_handle.hpp>
 #include <weft/wait.hpp>

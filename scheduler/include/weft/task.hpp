@@ -13,9 +13,11 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <new>
+#include <source_location>
 #include <type_traits>
 #include <utility>
 
@@ -57,8 +59,8 @@ struct result_slot<void> {
 // Everything a task promise does that does not depend on T.
 class task_promise_base : public task_record {
 public:
-    explicit task_promise_base(const future_ops* ops) noexcept
-        : task_record(ops, nullptr, 1, f_is_task) {}
+    task_promise_base(const future_ops* ops, std::source_location loc) noexcept
+        : task_record(ops, nullptr, 1, f_is_task), where(loc) {}
 
     static void* operator new(std::size_t size) { return pool_allocate(size); }
     static void operator delete(void* p, std::size_t size) noexcept { pool_deallocate(p, size); }
@@ -95,12 +97,22 @@ public:
 
     // Inline use: whether the result was already taken by an awaiter.
     bool consumed = false;
+    // For task dumps (task_dump.cpp), which walk a task's chain of suspended
+    // coroutines: `magic` tells this promise from other coroutine types
+    // (it sits in padding after `consumed`), `where` is the coroutine
+    // function (one pointer, filled by the compiler at the call).
+    static constexpr std::uint32_t frame_magic = 0x7466'6577;  // "weft"
+    std::uint32_t magic = frame_magic;
+    std::source_location where;
 };
 
 template <class T>
 class task_promise final : public task_promise_base {
 public:
-    task_promise() noexcept : task_promise_base(&ops) {}
+    // The default argument is evaluated where the compiler constructs the
+    // promise, in the coroutine: it names the coroutine function.
+    explicit task_promise(std::source_location loc = std::source_location::current()) noexcept
+        : task_promise_base(&ops, loc) {}
     ~task_promise() {
         if (has_value_) slot_.destroy();
     }
@@ -138,7 +150,8 @@ inline const future_ops task_promise<T>::ops{&task_promise<T>::destroy_frame,
 template <>
 class task_promise<void> final : public task_promise_base {
 public:
-    task_promise() noexcept : task_promise_base(&ops) {}
+    explicit task_promise(std::source_location loc = std::source_location::current()) noexcept
+        : task_promise_base(&ops, loc) {}
     task<void> get_return_object() noexcept;
     void return_void() noexcept {}
     static const future_ops ops;

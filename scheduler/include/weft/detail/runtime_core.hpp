@@ -63,6 +63,8 @@ struct machine;
 
 struct loop_settings {
     std::atomic<bool> debug{false};
+    // debug or WEFT_TRACE: the one flag the step path tests (run_item).
+    std::atomic<bool> instrumented{false};
     std::atomic<double> slow_s{0.1};
     std::mutex mutex;
     exception_handler handler;
@@ -128,6 +130,10 @@ public:
     bool hand_off(machine& m, event_loop& loop);
     // Threads the runtime has made (workers, blocked and spare).
     std::size_t machine_count();
+    // While held (a task dump stops the world), the monitor hands nothing
+    // off: the stopped workers wait on purpose.
+    void hold_monitor() noexcept { monitor_holds_.fetch_add(1, std::memory_order_relaxed); }
+    void release_monitor() noexcept { monitor_holds_.fetch_sub(1, std::memory_order_relaxed); }
 
     std::vector<worker_stats> stats() const;
     std::string stats_report() const;
@@ -164,6 +170,7 @@ private:
     std::mutex monitor_mutex_;
     std::condition_variable monitor_cv_;
     bool monitor_stop_ = false;
+    std::atomic<int> monitor_holds_{0};
     struct global_queue;
     std::unique_ptr<global_queue> global_;
     detail::idle idle_;

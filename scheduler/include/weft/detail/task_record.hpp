@@ -129,6 +129,9 @@ public:
     }
 
     static task_record* current() noexcept { return tls_ctx.current_task; }
+    // Whether its first step has run (task dumps: an unstarted task's chain
+    // is its root alone).
+    bool started() const noexcept { return started_; }
 
 protected:
     static constexpr std::uintptr_t lock_bit = 1;
