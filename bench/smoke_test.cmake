@@ -7,6 +7,7 @@
 #   multi_thread   --threads 2: results (once Go mode exists) or exit 3 with a clear note
 #   bad_threads    --threads VALUE: exit 2, and the message names the option and the value
 #   bad_size       skynet with leaves not a power of 10: exit 2 with the rule stated
+#   bad_threshold  --blocking-threshold-ms -1: exit 2, the option named
 cmake_minimum_required(VERSION 3.25)
 
 function(run_bench)
@@ -105,6 +106,11 @@ elseif(MODE STREQUAL "bad_size")
     run_bench(--threads 1 --bench skynet --n 12)
     if(NOT rc EQUAL 2 OR NOT err MATCHES "power of 10")
         fail("skynet --n 12: expected exit 2 and the power-of-10 rule")
+    endif()
+elseif(MODE STREQUAL "bad_threshold")
+    run_bench(--threads 2 --bench fib --n 5 --blocking-threshold-ms -1)
+    if(NOT rc EQUAL 2 OR NOT err MATCHES "--blocking-threshold-ms" OR NOT out STREQUAL "")
+        fail("--blocking-threshold-ms -1: expected exit 2 naming the option")
     endif()
 else()
     message(FATAL_ERROR "smoke_test.cmake: unknown MODE '${MODE}'")

@@ -1,6 +1,7 @@
 // weft-bench: the workloads of ../shared/peers/SPEC.md, run on weft.
 //
 //     weft-bench [--threads N] [--bench NAME|all] [--n N] [--m M] [--json] [--list] [--quiet]
+//                [--blocking-threshold-ms MS]
 //
 // stdout carries only the machine-readable results: SPEC's result lines
 // (`peer=weft bench=fib threads=1 value=… unit=ns/task n=30`), or one JSON
@@ -11,6 +12,7 @@
 // Exit status: 0 done (workloads weft cannot run yet are listed on stderr and
 // skipped: no number is ever made up), 1 a wrong result or a failure, 2 bad
 // command line, 3 the thread count asks for a mode weft does not have yet.
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -97,6 +99,11 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_option("--port", size.port, "echo: the TCP port to serve on, 127.0.0.1 (0: any)")
         ->check(CLI::Range(0, 65535));
+    double blocking_threshold_ms = 10;
+    app.add_option("--blocking-threshold-ms", blocking_threshold_ms,
+                   "Go mode: a step blocked this long has its worker's loop handed to another "
+                   "thread (run_options::blocking_threshold); 0 turns the monitor off")
+        ->check(CLI::Range(0.0, 60000.0));
     bool json = false, list = false, quiet = false;
     app.add_flag("--json", json, "print one JSON document on stdout instead of result lines");
     app.add_flag("--list", list,
@@ -116,7 +123,10 @@ int main(int argc, char** argv) {
     std::unique_ptr<weft::runner> runtime;
     std::string mode_missing;
     try {
-        runtime = std::make_unique<weft::runner>(weft::run_options{.threads = threads});
+        runtime = std::make_unique<weft::runner>(weft::run_options{
+            .threads = threads,
+            .blocking_threshold = std::chrono::nanoseconds(
+                static_cast<std::int64_t>(blocking_threshold_ms * 1e6))});
     } catch (const std::invalid_argument& e) {
         mode_missing = e.what();
     }
