@@ -167,7 +167,9 @@ void runtime_core::retake(machine& m, event_loop& loop, std::uint64_t step) {
         m.retake.store(retake_none, std::memory_order_release);
         return;  // at max_blocking_threads: the loop stays blocked
     }
-    loop.owner_.store(spare, std::memory_order_relaxed);
+    // release: publishes the spare (maybe just made) to the monitor's acquire
+    // load of owner_.
+    loop.owner_.store(spare, std::memory_order_release);
     heavy_fence();  // pairs with light_fence in end_step and owner_scope
     // acquire: pairs with begin_step's release; `m.loop` was set before it.
     if (m.step.load(std::memory_order_acquire) != step ||
@@ -215,7 +217,8 @@ bool runtime_core::hand_off(machine& m, event_loop& loop) {
     }
     // This thread is the owner and is in no owner-only operation: no fence
     // or wait is needed to give the loop away.
-    loop.owner_.store(spare, std::memory_order_relaxed);
+    // release: publishes the spare (maybe just made) to the monitor.
+    loop.owner_.store(spare, std::memory_order_release);
     loop.driver_.store(nullptr, std::memory_order_release);
     loop.worker()->counters.handoffs.add();
     if (WEFT_UNLIKELY(trace::enabled()))
