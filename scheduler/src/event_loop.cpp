@@ -408,6 +408,11 @@ bool event_loop::unregister_task(task_record* t) noexcept {
         if (tls_ctx.loop == this) {
             owner_scope owner(*this);
             if (owner.owned()) {
+                // `t` may have been created by a thread that had lost this
+                // loop and still wait in link_stack: link those first, or
+                // `t` would be freed while still on that stack.
+                if (WEFT_UNLIKELY(worker_->link_stack.load(std::memory_order_relaxed) != nullptr))
+                    drain_links();
                 unlink_locally(t);
                 return true;
             }

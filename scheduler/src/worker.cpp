@@ -243,19 +243,23 @@ void event_loop::maintenance() {
     }
 }
 
-void event_loop::drain_unlinks() noexcept {
-    // acquire: pairs with the release CAS of unregister_task on other workers.
-    task_record* done = worker_->unlink_stack.exchange(nullptr, std::memory_order_acquire);
-    // Tasks created here by a machine that had lost this loop. Taken after
-    // the finished ones: a task in `done` was linked before it finished, so
-    // its link is in this batch or an earlier one. acquire: pairs with the
-    // release CAS in register_task.
+void event_loop::drain_links() noexcept {
+    // acquire: pairs with the release CAS in register_task.
     task_record* born = worker_->link_stack.exchange(nullptr, std::memory_order_acquire);
     while (born != nullptr) {
         task_record* next = born->reg_next;
         link_locally(born);
         born = next;
     }
+}
+
+void event_loop::drain_unlinks() noexcept {
+    // acquire: pairs with the release CAS of unregister_task on other workers.
+    task_record* done = worker_->unlink_stack.exchange(nullptr, std::memory_order_acquire);
+    // Tasks created here by a machine that had lost this loop. Taken after
+    // the finished ones: a task in `done` was linked before it finished, so
+    // its link is in this batch or an earlier one.
+    drain_links();
     while (done != nullptr) {
         task_record* next = done->unlink_next();
         unlink_locally(done);

@@ -8,9 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <weft/weft.hpp>
 
@@ -101,6 +100,34 @@ weft::task<bool> socket_during_block() {
 
 TEST(HandoffStress, SocketReadsCompleteWhileTheirWorkerIsBlocked) {
     EXPECT_TRUE(weft::run(socket_during_block(), {.threads = 2}));
+}
+
+// After its loop was taken, a blocked step goes on: the tasks it creates
+// are registered through the loop's link stack, and may finish on the new
+// driver before it links them. They must stay tracked until they are done
+// (this once freed a task still on that stack).
+weft::task<int> tiny(int i) {
+    co_return i;
+}
+
+weft::task<long> create_after_losing_the_loop() {
+    long sum = 0;
+    for (int round = 0; round < 10; ++round) {
+        std::this_thread::sleep_for(5ms);  // long enough to be retaken (threshold 1 ms)
+        std::vector<weft::task_handle<int>> hs;
+        for (int i = 0; i < 50; ++i)
+            hs.push_back(weft::create_task(tiny(i)));
+        for (auto& h : hs)
+            sum += co_await h;
+        co_await weft::yield_now();
+    }
+    co_return sum;
+}
+
+TEST(HandoffStress, TasksCreatedAfterLosingTheLoopAreTrackedUntilDone) {
+    long sum = weft::run(create_after_losing_the_loop(),
+                         {.threads = 2, .blocking_threshold = std::chrono::milliseconds(1)});
+    EXPECT_EQ(sum, 10L * (49 * 50 / 2));
 }
 
 // ---- weft::blocking

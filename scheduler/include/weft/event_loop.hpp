@@ -381,6 +381,8 @@ private:
     std::uintptr_t steal_work();
     void park();
     void maintenance();
+    // Links the tasks that a thread which had lost this loop created on it.
+    void drain_links() noexcept;
     void drain_unlinks() noexcept;
     void link_locally(detail::task_record* t) noexcept;
     void unlink_locally(detail::task_record* t) noexcept;
