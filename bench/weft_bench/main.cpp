@@ -125,8 +125,8 @@ int main(int argc, char** argv) {
     try {
         runtime = std::make_unique<weft::runner>(weft::run_options{
             .threads = threads,
-            .blocking_threshold = std::chrono::nanoseconds(
-                static_cast<std::int64_t>(blocking_threshold_ms * 1e6))});
+            .blocking_threshold =
+                std::chrono::nanoseconds(static_cast<std::int64_t>(blocking_threshold_ms * 1e6))});
     } catch (const std::invalid_argument& e) {
         mode_missing = e.what();
     }

@@ -146,7 +146,8 @@ void io_entry::wake_all(io_dir d, io_waiter::result_t r) noexcept {
 
 void io_entry::dispatch(poll_target* self, std::uint32_t events) noexcept {
     auto* e = static_cast<io_entry*>(self);
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) e->hung_up_.store(true, std::memory_order_release);
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        e->hung_up_.store(true, std::memory_order_release);
     // A hang-up or an error wakes both sides: the next syscall reports it.
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         e->wake_all(io_dir::read, io_waiter::ready);

@@ -319,19 +319,22 @@ void event_loop::run_item(std::uintptr_t item) {
         return run_item_timed(item);
     }
     if (item & 1) {
-        auto* cb = reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1});
-        if (!cb->cancelled.load(std::memory_order_relaxed)) {
-            try {
-                cb->invoke(cb);
-            } catch (...) {
-                call_exception_handler(
-                    exception_context{"Exception in callback", std::current_exception(), {}});
-            }
-        }
-        cb->release();
+        run_callback(reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1}));
     } else {
         reinterpret_cast<task_record*>(item)->run_step();
     }
+}
+
+void event_loop::run_callback(callback_base* cb) {
+    if (!cb->cancelled.load(std::memory_order_relaxed)) {
+        try {
+            cb->invoke(cb);
+        } catch (...) {
+            call_exception_handler(
+                exception_context{"Exception in callback", std::current_exception(), {}});
+        }
+    }
+    cb->release();
 }
 
 // Debug mode or tracing: as run_item, reporting items slower than
@@ -342,16 +345,7 @@ void event_loop::run_item_timed(std::uintptr_t item) {
     if (is_task) t->add_ref();  // keep it nameable after its step
     std::int64_t t0 = time_ns();
     if (item & 1) {
-        auto* cb = reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1});
-        if (!cb->cancelled.load(std::memory_order_relaxed)) {
-            try {
-                cb->invoke(cb);
-            } catch (...) {
-                call_exception_handler(
-                    exception_context{"Exception in callback", std::current_exception(), {}});
-            }
-        }
-        cb->release();
+        run_callback(reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1}));
     } else {
         t->run_step();
     }

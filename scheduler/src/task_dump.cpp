@@ -96,6 +96,10 @@ void append_task(std::string& out, task_record* t) {
     }
 }
 
+std::string count_line(std::size_t n) {
+    return std::to_string(n) + " live task" + (n == 1 ? "" : "s");
+}
+
 // Go mode: every other worker runs one of these between two steps and waits
 // there until the dump is written. Shared: a worker that arrives after the
 // dumper gave up must still find it.
@@ -115,8 +119,7 @@ std::string format_tasks_on(event_loop& loop) {
     if (rt == nullptr) {
         tasks = loop.live_tasks();
         std::erase_if(tasks, [](task_record* t) { return t->done(); });
-        std::string out =
-            std::to_string(tasks.size()) + " live task" + (tasks.size() == 1 ? "" : "s") + "\n";
+        std::string out = count_line(tasks.size()) + "\n";
         for (task_record* t : tasks)
             append_task(out, t);
         return out;
@@ -159,8 +162,7 @@ std::string format_tasks_on(event_loop& loop) {
         tasks.insert(tasks.end(), mine.begin(), mine.end());
     }
     std::erase_if(tasks, [](task_record* t) { return t->done(); });
-    std::string out = std::to_string(tasks.size()) + " live task" + (tasks.size() == 1 ? "" : "s") +
-                      " on " + std::to_string(n) + " workers\n";
+    std::string out = count_line(tasks.size()) + " on " + std::to_string(n) + " workers\n";
     out += notes;
     if (!all) {
         // A worker still runs: its current task may be one of those listed,

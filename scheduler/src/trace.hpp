@@ -17,8 +17,13 @@
 
 namespace weft::detail::trace {
 
-// Whether WEFT_TRACE was set when the program started.
-bool enabled() noexcept;
+// Whether WEFT_TRACE was set when the program started (read during static
+// initialization, before any runtime exists). Inline: the hooks on the
+// inject, steal and park paths cost one load of a global that never changes.
+extern const bool g_enabled;
+inline bool enabled() noexcept {
+    return g_enabled;
+}
 
 // A task step or callback that ran on this thread, on worker `loop`.
 void slice(std::int64_t begin_ns, std::int64_t end_ns, std::string name, unsigned loop);

@@ -37,22 +37,22 @@ TEST(IoStress, EchoRoundTripsAcrossWorkers) {
             std::uint16_t port = srv.addresses()[0].port();
             std::vector<weft::task_handle<void>> cs;
             for (int c = 0; c < clients; ++c) {
-                cs.push_back(weft::create_task([](std::uint16_t p, int id,
-                                                  std::atomic<int>* ok) -> weft::task<void> {
-                    auto [reader, writer] = co_await weft::open_connection("127.0.0.1", p);
-                    for (int i = 0; i < rounds; ++i) {
-                        std::string msg = std::to_string(id) + ":" + std::to_string(i) + "\n";
-                        writer.write(msg);
-                        co_await writer.drain();
-                        std::string got = co_await reader.readline();
-                        if (got != msg) {
-                            ADD_FAILURE() << "client " << id << " got '" << got << "' for '" << msg
-                                          << "'";
-                            co_return;
+                cs.push_back(weft::create_task(
+                    [](std::uint16_t p, int id, std::atomic<int>* ok) -> weft::task<void> {
+                        auto [reader, writer] = co_await weft::open_connection("127.0.0.1", p);
+                        for (int i = 0; i < rounds; ++i) {
+                            std::string msg = std::to_string(id) + ":" + std::to_string(i) + "\n";
+                            writer.write(msg);
+                            co_await writer.drain();
+                            std::string got = co_await reader.readline();
+                            if (got != msg) {
+                                ADD_FAILURE() << "client " << id << " got '" << got << "' for '"
+                                              << msg << "'";
+                                co_return;
+                            }
                         }
-                    }
-                    ok->fetch_add(1);
-                }(port, c, &done)));
+                        ok->fetch_add(1);
+                    }(port, c, &done)));
             }
             for (auto& h : cs)
                 co_await h;
@@ -128,8 +128,8 @@ TEST(IoStress, ManySubprocessesAtOnce) {
                 ps.push_back(weft::create_task([](int n) -> weft::task<int> {
                     std::vector<std::string> argv{"sh", "-c", "echo $0; exit $0",
                                                   std::to_string(n % 5)};
-                    weft::process p = co_await weft::create_subprocess_exec(
-                        argv, {.std_out = weft::stdio::pipe});
+                    weft::process p =
+                        co_await weft::create_subprocess_exec(argv, {.std_out = weft::stdio::pipe});
                     auto [out, err] = co_await p.communicate();
                     int code = co_await p.wait();
                     co_return out == std::to_string(n % 5) + "\n" && code == n % 5 ? 1 : 0;

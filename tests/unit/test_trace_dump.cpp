@@ -230,6 +230,19 @@ TEST(Trace, FileIsValidJsonNamingEveryWorkerWithStepsAndMarkers) {
     std::remove(path.c_str());
 }
 
+TEST(Trace, AnUnwritablePathIsReportedAndTheProgramStillSucceeds) {
+    std::string err = temp_path("trace_bad") + ".err";
+    std::string cmd = "WEFT_TRACE=/nonexistent-dir/trace.json '" WEFT_TRACE_PROGRAM
+                      "' trace 2 > /dev/null 2> '" +
+                      err + "'";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::string text = read_file(err);
+    EXPECT_NE(text.find("weft: WEFT_TRACE: cannot write /nonexistent-dir/trace.json"),
+              std::string::npos)
+        << text;
+    std::remove(err.c_str());
+}
+
 // ---- task dumps
 
 std::atomic<int> g_waiting{0};

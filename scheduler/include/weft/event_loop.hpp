@@ -361,6 +361,8 @@ private:
     template <class Done>
     void run_loop(Done done);
     void run_item(std::uintptr_t item);
+    // Runs a callback unless cancelled, reporting what it throws; releases it.
+    void run_callback(detail::callback_base* cb);
     void run_item_timed(std::uintptr_t item);
     void drain_remote();
     void report_slow(detail::task_record* t, double seconds);
