@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <weft/detail/budget_yield.hpp>
 #include <weft/detail/thread_context.hpp>
 #include <weft/io/socket.hpp>
 #include <weft/sleep.hpp>
@@ -55,13 +56,6 @@ int socket_family_of(int fd) {
     socklen_t len = sizeof family;
     ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len);
     return family;
-}
-
-// Go mode's cooperative budget: an operation that completed without waiting
-// spends one unit, and yields once the step's budget is gone, so a task
-// that never has to wait (a fast peer) cannot hold its worker forever.
-task<void> spend_budget() {
-    if (!detail::consume_budget()) co_await yield_now();
 }
 
 }  // namespace
@@ -207,7 +201,7 @@ task<std::pair<socket, socket_address>> accept_op(io_handle h, int family, int t
             if (a.err == ECONNABORTED || a.err == EPROTO) continue;
             detail::throw_io_error("weft::sock_accept", a.err);
         }
-        co_await spend_budget();
+        co_await detail::budget_yield{};
         co_return std::pair{socket::from_nonblocking(static_cast<int>(a.n), family, type), peer};
     }
 }
@@ -249,7 +243,7 @@ task<std::size_t> recv_into_op(io_handle h, std::span<char> buf, const char* wha
             continue;
         }
         if (a.n < 0) detail::throw_io_error(what, a.err);
-        co_await spend_budget();
+        co_await detail::budget_yield{};
         co_return static_cast<std::size_t>(a.n);
     }
 }
@@ -274,7 +268,7 @@ task<std::string> recv_op(io_handle h, std::size_t n, bool stream) {
             }
             if (a.n < 0) detail::throw_io_error("weft::sock_recv", a.err);
             std::string out(detail::scratch_buffer(), static_cast<std::size_t>(a.n));
-            co_await spend_budget();
+            co_await detail::budget_yield{};
             co_return out;
         }
     }
@@ -302,7 +296,7 @@ task<void> sendall_op(io_handle h, std::string_view data) {
         if (a.n < 0) detail::throw_io_error("weft::sock_sendall", a.err);
         off += static_cast<std::size_t>(a.n);
     }
-    if (!waited) co_await spend_budget();
+    if (!waited) co_await detail::budget_yield{};
 }
 
 task<std::size_t> sendto_op(io_handle h, std::string_view data, socket_address address) {
@@ -318,7 +312,7 @@ task<std::size_t> sendto_op(io_handle h, std::string_view data, socket_address a
             continue;
         }
         if (a.n < 0) detail::throw_io_error("weft::sock_sendto", a.err);
-        co_await spend_budget();
+        co_await detail::budget_yield{};
         co_return static_cast<std::size_t>(a.n);
     }
 }
@@ -337,7 +331,7 @@ task<std::pair<std::size_t, socket_address>> recvfrom_into_op(io_handle h, std::
             continue;
         }
         if (a.n < 0) detail::throw_io_error(what, a.err);
-        co_await spend_budget();
+        co_await detail::budget_yield{};
         co_return std::pair{static_cast<std::size_t>(a.n), from};
     }
 }

@@ -7,6 +7,7 @@
 
 #include <netinet/in.h>
 
+#include <weft/detail/budget_yield.hpp>
 #include <weft/detail/thread_context.hpp>
 #include <weft/future.hpp>
 #include <weft/io/resolver.hpp>
@@ -137,7 +138,7 @@ task<std::string> receive(std::shared_ptr<reader_state> s, const char* what, std
                 out.assign(scratch_buffer(), static_cast<std::size_t>(a.n));
             }
         }
-        if (!consume_budget()) co_await yield_now();
+        co_await budget_yield{};  // not a cancellation point: `out` holds the bytes
         co_return out;
     }
 }

@@ -244,6 +244,32 @@ TEST_P(Streams, UnixServerAndConnection) {
     }(path));
 }
 
+// As Sockets.CancelNeverDropsBytesAlreadyRead, through a stream reader
+// whose reads go straight from the socket into the caller's string.
+TEST_P(Streams, CancelNeverDropsBytesAlreadyRead) {
+    run([]() -> weft::task<void> {
+        auto [a, b] = weft::socketpair();
+        constexpr std::size_t total = 1000;
+        co_await weft::sock_sendall(a, std::string(total, 'x'));
+        auto [reader, writer] = weft::open_stream(std::move(b));
+        auto t = weft::create_task([](weft::stream_reader& r) -> weft::task<std::size_t> {
+            weft::current_task().cancel();
+            std::size_t got = 0;
+            try {
+                for (;;)
+                    got += (co_await r.read(1)).size();
+            } catch (const weft::cancelled_error&) {
+                weft::current_task().uncancel();
+            }
+            got += r.buffered();
+            co_return got;
+        }(reader));
+        EXPECT_EQ(co_await t, total);
+        writer.close();
+        co_await writer.wait_closed();
+    }());
+}
+
 TEST_P(Streams, WriteBufferLimits) {
     run([]() -> weft::task<void> {
         auto [a, b] = weft::socketpair();
