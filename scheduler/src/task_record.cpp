@@ -41,7 +41,7 @@ void task_record::run_step() {
             // Cancelled before its first step: the coroutine never starts, as
             // when asyncio throws CancelledError into an unstarted coroutine.
             std::uintptr_t w = lock_hook_word();
-            flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
+            flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
             unlock_hook_word(w);
             flags_.fetch_or(f_cancel_outcome, std::memory_order_relaxed);
             ctx.current_task = outer;
@@ -75,7 +75,9 @@ bool task_record::request_cancel(const std::string* message) {
         ex.cancel_message = message ? *message : std::string();
         // Relaxed: published by the release in unlock_hook_word, and read
         // again under the lock before it is acted on.
-        flags_.fetch_or(f_must_cancel, std::memory_order_relaxed);
+        std::uint32_t bits = f_must_cancel;
+        if (tls_ctx.current_task == this) bits |= f_cancel_by_self;
+        flags_.fetch_or(bits, std::memory_order_relaxed);
     }
     unlock_hook_word(w);
     return true;
@@ -84,12 +86,13 @@ bool task_record::request_cancel(const std::string* message) {
 void task_record::cancel_hook_locked(cancel_hook* hook) noexcept {
     const future_extras* ex = extras_;
     const std::string* msg = (ex && ex->has_cancel_message) ? &ex->cancel_message : nullptr;
-    if (hook->cancel(hook, msg)) flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
+    if (hook->cancel(hook, msg))
+        flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
 }
 
 void task_record::consume_must_cancel() {
     std::uintptr_t w = lock_hook_word();
-    flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
+    flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
     cancelled_error err;
     if (extras_ != nullptr && extras_->has_cancel_message)
         err = cancelled_error(extras_->cancel_message);
@@ -146,15 +149,21 @@ void task_record::complete_root() noexcept {
         outcome = f_cancelled;
     } else if (exception_) {
         outcome = f_finished | f_has_exception;
-    } else if (fl & f_must_cancel) {
-        // asyncio: a task that returns while a cancel is pending ends cancelled.
+    } else if ((fl & f_must_cancel) && ((fl & f_cancel_by_self) || loop_->worker() == nullptr)) {
+        // asyncio: a task that returns while a cancel is pending ends
+        // cancelled. On one thread that cancel can only have come from the
+        // task's own step. In Go mode another worker's cancel may land while
+        // the step runs, after its last cancellation point: the step has
+        // done its work (a read took bytes out of a socket) and dropping
+        // the result would lose it, so the cancel lost the race, as one
+        // arriving after the task was done would have.
         outcome = f_cancelled;
     } else {
         outcome = f_finished;
     }
-    if (outcome == f_cancelled && (fl & f_must_cancel)) {
+    if (fl & f_must_cancel) {
         std::uintptr_t w = lock_hook_word();
-        flags_.fetch_and(~f_must_cancel, std::memory_order_relaxed);
+        flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
         unlock_hook_word(w);
     }
     // Nobody else completes a task: the claim rides on the publishing RMW.

@@ -1,6 +1,8 @@
 // create_task and task handles: states, names, cancellation, diagnostics.
+#include <atomic>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -138,6 +140,41 @@ TEST(Tasks, CancelWhileRunningEndsCancelledEvenIfItReturns) {
         EXPECT_TRUE(t.cancelled());
     };
     weft::run(main_task());
+}
+
+// Go mode: a cancel from another worker can land while the task's step
+// runs. If the task still awaits, that await raises; if it returns first,
+// its work is done (a read took bytes out of a socket) and it keeps its
+// result: the cancel lost the race, as one arriving after the end would.
+TEST(Tasks, GoModeCancelLandingMidStepRaisesAtTheNextAwaitOrLosesTheRace) {
+    for (bool await_after : {false, true}) {
+        std::atomic<bool> running{false}, cancel_sent{false};
+        weft::run(
+            [&]() -> weft::task<void> {
+                auto t = weft::create_task(
+                    [](std::atomic<bool>& r, std::atomic<bool>& c, bool again) -> weft::task<int> {
+                        r.store(true);
+                        while (!c.load())
+                            std::this_thread::yield();
+                        if (again) co_await weft::yield_now();
+                        co_return 7;
+                    }(running, cancel_sent, await_after));
+                // t runs on another thread meanwhile (stolen, or this
+                // worker's loop handed off by the monitor).
+                while (!running.load())
+                    std::this_thread::yield();
+                EXPECT_TRUE(t.cancel());
+                cancel_sent.store(true);
+                if (await_after) {
+                    EXPECT_THROW(co_await t, weft::cancelled_error);
+                    EXPECT_TRUE(t.cancelled());
+                } else {
+                    EXPECT_EQ(co_await t, 7);
+                    EXPECT_FALSE(t.cancelled());
+                }
+            }(),
+            {.threads = 2});
+    }
 }
 
 TEST(Tasks, CancelWakesASleeperAtOnce) {

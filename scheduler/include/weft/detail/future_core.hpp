@@ -62,6 +62,7 @@ enum : std::uint32_t {
     f_is_task = 1u << 6,
     f_spawned = 1u << 7,          // a task's root coroutine (else awaited inline)
     f_must_cancel = 1u << 8,      // cancel at the next resumption (asyncio _must_cancel)
+    f_cancel_by_self = 1u << 9,   // ...requested by the task's own step (task_record.cpp)
     f_cb_lock = 1u << 10,         // held while a callback is being removed
     f_cancel_outcome = 1u << 12,  // a task's coroutine ended by cancellation
     f_done_mask = f_finished | f_cancelled,
