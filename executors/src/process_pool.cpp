@@ -66,6 +66,18 @@ void release(process_call* c) noexcept {
     c->job->core()->release();
 }
 
+// A reference to a call taken with add_ref, released when it goes.
+struct call_ref {
+    process_call* c;
+    explicit call_ref(process_call* call) noexcept : c(call) {}
+    call_ref(call_ref&& o) noexcept : c(std::exchange(o.c, nullptr)) {}
+    call_ref(const call_ref&) = delete;
+    call_ref& operator=(const call_ref&) = delete;
+    ~call_ref() {
+        if (c) release(c);
+    }
+};
+
 }  // namespace
 
 struct worker_slot final : poll_target {
@@ -270,6 +282,11 @@ void process_pool_state::dispatch(std::unique_lock<std::mutex>& lock, bool may_s
                              : -1;
         int fd = s->fd;
         ++s->senders;
+        // Our own reference to the call until this iteration ends (under the
+        // lock again): the worker may answer, and another thread read the
+        // reply and release the slot's reference, before sendmsg returns.
+        c->job->core()->add_ref();
+        call_ref hold(c);
         lock.unlock();
         // Sent without the lock: the slot is ours while it is busy with `c`.
         bool sent = send_message(
@@ -283,15 +300,6 @@ void process_pool_state::dispatch(std::unique_lock<std::mutex>& lock, bool may_s
             c->job->core()->add_ref();  // the timer's reference to the call
             std::weak_ptr<process_pool_state> weak = weak_from_this();
             std::shared_ptr<worker_slot> slot_ref = s;
-            struct call_ref {
-                process_call* c;
-                explicit call_ref(process_call* call) : c(call) {}
-                call_ref(call_ref&& o) noexcept : c(std::exchange(o.c, nullptr)) {}
-                call_ref(const call_ref&) = delete;
-                ~call_ref() {
-                    if (c) release(c);
-                }
-            };
             timer = here->call_later(c->timeout, [weak, slot_ref, ref = call_ref(c)] {
                 if (auto p = weak.lock()) p->on_timeout(slot_ref.get(), ref.c);
             });
