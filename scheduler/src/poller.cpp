@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <weft/detail/poller.hpp>
+#include <weft/detail/tsan.hpp>
 
 namespace weft::detail {
 
@@ -30,6 +31,7 @@ void poller::add(int fd, std::uint32_t events, poll_target* target) {
     epoll_event ev{};
     ev.events = events;
     ev.data.ptr = target;
+    tsan_release_object(target);  // pairs with the acquire in wait()
     if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) fail("epoll_ctl(ADD)", fd);
     registered_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -38,6 +40,7 @@ void poller::modify(int fd, std::uint32_t events, poll_target* target) {
     epoll_event ev{};
     ev.events = events;
     ev.data.ptr = target;
+    tsan_release_object(target);  // pairs with the acquire in wait()
     if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) < 0) fail("epoll_ctl(MOD)", fd);
 }
 
@@ -70,6 +73,7 @@ int poller::wait(std::int64_t timeout_ns) {
     }
     for (int i = 0; i < n; ++i) {
         auto* target = static_cast<poll_target*>(events[i].data.ptr);
+        tsan_acquire_object(target);
         target->on_events(target, events[i].events);
     }
     return n;

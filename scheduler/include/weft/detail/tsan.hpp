@@ -3,6 +3,10 @@
 // whatever a producer wrote before enqueueing an item happens before the
 // consumer's use of it. We tell it so, item by item: a release on the item's
 // address before enqueueing, an acquire after dequeueing. No-ops otherwise.
+//
+// The same goes for epoll_pwait2, which this TSan does not intercept (it
+// does epoll_wait): the poller releases a target's address when it
+// registers it and acquires it when an event hands it back.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +40,14 @@ inline void tsan_acquire_item(std::uintptr_t item) noexcept {
 #else
     (void)item;
 #endif
+}
+
+inline void tsan_release_object(const void* p) noexcept {
+    tsan_release_item(reinterpret_cast<std::uintptr_t>(p));
+}
+
+inline void tsan_acquire_object(const void* p) noexcept {
+    tsan_acquire_item(reinterpret_cast<std::uintptr_t>(p));
 }
 
 }  // namespace weft::detail
