@@ -289,7 +289,16 @@ public:
     void register_task(detail::task_record* t) noexcept;
     bool unregister_task(detail::task_record* t) noexcept;
     std::vector<detail::task_record*> live_tasks() const;
-    std::size_t ready_count() const noexcept { return ready_.size(); }
+    // How many items wait in the ready FIFO. A thread that lost this loop
+    // in a hand-off, in the middle of a step, gets 0: the FIFO is another
+    // thread's now.
+    std::size_t ready_count() const noexcept {
+        if (worker_) {
+            owner_scope owner(*this);
+            return owner.owned() ? ready_.size() : 0;
+        }
+        return ready_.size();
+    }
 
     // Go mode: the runtime this loop is a worker of (null in asyncio mode).
     detail::runtime_core* runtime() const noexcept { return rt_; }
