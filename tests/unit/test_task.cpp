@@ -15,6 +15,15 @@ weft::task<int> answer(int* runs) {
     co_return 42;
 }
 
+// What every coroutine frame carries for being a task (its promise): the
+// future, the task's state, and the task dump's two fields. idle_memory
+// counts it for each idle task; it must not grow by accident (a field
+// added in the wrong place costs 8 bytes of padding).
+TEST(Task, PromiseOverheadStaysAt96Bytes) {
+    EXPECT_LE(sizeof(weft::detail::task_promise<void>), 96u);
+    EXPECT_LE(sizeof(weft::detail::task_record), 88u);
+}
+
 TEST(Task, CreatingRunsNothing) {
     int runs = 0;
     {

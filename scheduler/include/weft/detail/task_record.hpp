@@ -143,12 +143,15 @@ protected:
     // asyncio: suspending with a cancel pending cancels the new wait at once.
     void cancel_hook_locked(cancel_hook* h) noexcept;
 
-    // Whether the first step has run. Plain: steps of one task never overlap,
-    // and the queues order one step before the next.
-    bool started_ = false;
-
 private:
     std::atomic<std::uintptr_t> hook_word_{0};
+
+protected:
+    // Whether the first step has run. Plain: steps of one task never overlap,
+    // and the queues order one step before the next. Last, so that a
+    // promise's own small fields fill the tail padding after it (a frame
+    // is 8 bytes smaller).
+    bool started_ = false;
 };
 
 // Throws cancelled_error for a pending cancellation of the current task.
