@@ -1,4 +1,4 @@
-// weft-bench: the workloads of ../shared/peers/SPEC.md, run on weft.
+// weft-bench: the workloads of bench/peers/SPEC.md, run on weft.
 //
 //     weft-bench [--threads N] [--bench NAME|all] [--n N] [--m M] [--json] [--list] [--quiet]
 //                [--blocking-threshold-ms MS]

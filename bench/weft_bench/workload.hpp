@@ -1,4 +1,4 @@
-// The workloads of ../shared/peers/SPEC.md as weft-bench runs them: what a
+// The workloads of bench/peers/SPEC.md as weft-bench runs them: what a
 // workload is (a task that measures itself and checks its own result), the
 // registry that lists them, and the helpers they share (clock, RSS, checks).
 //

@@ -1,4 +1,4 @@
-// Helpers for the ports of ../shared/conformance: print exactly what the
+// Helpers for the ports of tests/conformance/asyncio: print exactly what the
 // Python scenarios print (True/False, lists, times rounded to 0.1 s).
 #pragma once
 
