@@ -1,6 +1,12 @@
-# `cmake --install` puts headers, libraries and a CMake package in the prefix,
-# so that an outside project can find_package(weft) and link weft::weft.
+# `cmake --install` puts headers, libraries, a CMake package and a pkg-config
+# file in the prefix, so that an outside project can find_package(weft) and
+# link weft::weft, or ask `pkg-config --cflags --libs weft`.
 include(CMakePackageConfigHelpers)
+
+# Shared libraries (BUILD_SHARED_LIBS=ON) carry the version; while weft is
+# 0.x a minor version may change the ABI, so the soname names major.minor.
+set_target_properties(weft_scheduler weft_io weft_executors PROPERTIES
+    VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
 
 install(TARGETS weft weft_scheduler weft_io weft_executors
         EXPORT weftTargets
@@ -9,6 +15,8 @@ install(TARGETS weft weft_scheduler weft_io weft_executors
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/ scheduler/include/ io/include/ executors/include/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
+install(FILES ${WEFT_GENERATED_INCLUDE_DIR}/weft/version.hpp
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/weft)
 install(EXPORT weftTargets NAMESPACE weft:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
 
 configure_package_config_file(cmake/weftConfig.cmake.in
@@ -19,3 +27,14 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/weftConfigVersion.c
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/weftConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/weftConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
+
+# A static weft needs oneTBB on the consumer's link line; a shared one links
+# it itself.
+if(BUILD_SHARED_LIBS)
+    set(WEFT_PC_TBB "Requires.private: tbb")
+else()
+    set(WEFT_PC_TBB "Requires: tbb")
+endif()
+file(RELATIVE_PATH WEFT_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+configure_file(cmake/weft.pc.in ${CMAKE_CURRENT_BINARY_DIR}/weft.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/weft.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

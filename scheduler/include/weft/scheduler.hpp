@@ -19,5 +19,6 @@
 #include <weft/task_dump.hpp>
 #include <weft/task_group.hpp>
 #include <weft/task_handle.hpp>
+#include <weft/version.hpp>
 #include <weft/wait.hpp>
 #include <weft/wait_for.hpp>

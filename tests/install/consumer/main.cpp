@@ -1,4 +1,5 @@
-// Uses the installed headers and libraries in both modes.
+// Uses the installed headers and libraries in both modes, and checks that the
+// library it runs against is the version its headers say.
 #include <cstdio>
 
 #include <weft/weft.hpp>
@@ -15,8 +16,13 @@ weft::task<int> main_task() {
 }  // namespace
 
 int main() {
+    if (weft::linked_version() != WEFT_VERSION) {
+        std::printf("consumer: headers are %s, the library is %d\n", weft::version_string,
+                    weft::linked_version());
+        return 1;
+    }
     int single = weft::run(main_task());
     int multi = weft::run(main_task(), {.threads = 2});
-    std::printf("consumer ok %d %d\n", single, multi);
+    std::printf("consumer ok %d %d version %s\n", single, multi, weft::version_string);
     return single == 42 && multi == 42 ? 0 : 1;
 }
