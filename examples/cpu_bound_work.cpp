@@ -99,7 +99,14 @@ int main(int argc, char** argv) {
     weft::cli::parse(app, argc, argv);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
-    // Before weft::run starts threads: workers fork from a clean copy.
-    weft::process_pool_executor processes(2);
-    weft::run(main_task(processes, on_loop), {.threads = threads});
+    // A pool that cannot start (fork or pipe refused) or a worker that dies:
+    // one line naming it, exit status 1.
+    try {
+        // Before weft::run starts threads: workers fork from a clean copy.
+        weft::process_pool_executor processes(2);
+        weft::run(main_task(processes, on_loop), {.threads = threads});
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "cpu_bound_work: %s\n", e.what());
+        return 1;
+    }
 }

@@ -7,10 +7,16 @@
 //     echo_server --threads 1 --port 0     # asyncio mode, any free port
 //
 // It prints the address it listens on, serves until SIGINT or SIGTERM, then
-// closes and exits 0.
+// shuts down gracefully (server::shutdown: each connection gets a FIN once
+// its handler is done, within --grace-period seconds) and exits 0. A port in
+// use or a host it cannot listen on: one line on stderr, exit status 1.
 #include <csignal>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
+#include <system_error>
+
+#include <netdb.h>
 
 #include <weft/cli.hpp>
 #include <weft/weft.hpp>
@@ -28,18 +34,45 @@ weft::task<void> echo(weft::stream_reader reader, weft::stream_writer writer) {
     }
 }
 
-weft::task<void> serve(std::string host, int port, int threads) {
-    weft::server srv = co_await weft::start_server(echo, host, static_cast<std::uint16_t>(port),
-                                                   {.backlog = 1024});
+// start_server, with a failure (a port in use, a host that does not resolve
+// or is not one of this machine's addresses) as one line naming it.
+weft::task<weft::server> listen(std::string host, int port) {
+    std::string where = host + ":" + std::to_string(port);
+    try {
+        co_return co_await weft::start_server(echo, host, static_cast<std::uint16_t>(port),
+                                              {.backlog = 1024});
+    } catch (const weft::resolve_error& e) {
+        throw std::runtime_error("cannot listen on " + where + ": " + gai_strerror(e.code()));
+    } catch (const std::system_error& e) {
+        throw std::runtime_error("cannot listen on " + where + ": " + e.code().message());
+    }
+}
+
+weft::task<void> serve(std::string host, int port, int threads, double grace_period) {
+    weft::server srv = co_await listen(host, port);
     std::printf("echo server listening on %s (threads=%d)\n",
                 srv.addresses()[0].to_string().c_str(), threads);
     std::fflush(stdout);
-    for (int sig : {SIGINT, SIGTERM})
-        weft::add_signal_handler(sig, [&srv] { srv.close(); });
+    // The first signal starts a graceful shutdown; another one during the
+    // grace period cuts it short.
+    for (int sig : {SIGINT, SIGTERM}) {
+        weft::add_signal_handler(sig, [&srv] {
+            if (srv.is_serving()) {
+                srv.close();
+            } else {
+                srv.abort_clients();
+            }
+        });
+    }
     co_await srv.serve_forever();  // returns once a signal closed the server
+    // Each client sees the end of its echoes, then a FIN (never a reset);
+    // those still connected after the grace period are aborted.
+    bool clean = co_await srv.shutdown(grace_period);
     for (int sig : {SIGINT, SIGTERM})
         weft::remove_signal_handler(sig);  // their callbacks refer to srv
-    srv.abort_clients();
+    if (!clean) {
+        std::printf("grace period over: %zu connections aborted\n", srv.active_connections());
+    }
     std::printf("server closed\n");
 }
 
@@ -49,8 +82,17 @@ int main(int argc, char** argv) {
     weft::cli::add_threads(app, threads);
     int port = 8888;
     std::string host = "127.0.0.1";
+    double grace_period = 5;
     app.add_option("--port", port, "TCP port (0: any free one)")->check(CLI::Range(0, 65535));
     app.add_option("--host", host, "address to listen on");
+    app.add_option("--grace-period", grace_period,
+                   "seconds clients get to finish after SIGINT/SIGTERM before they are aborted")
+        ->check(CLI::Range(0.0, 3600.0));
     weft::cli::parse(app, argc, argv);
-    weft::run(serve(host, port, threads), {.threads = threads});
+    try {
+        weft::run(serve(host, port, threads, grace_period), {.threads = threads});
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo_server: %s\n", e.what());
+        return 1;
+    }
 }

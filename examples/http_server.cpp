@@ -1,6 +1,6 @@
 // The seed's web server (FastAPI + uvicorn in the Python tutorial) on weft,
-// HTTP/1.1 with keep-alive, parsed by Node's http_parser (Debian's
-// libhttp-parser-dev):
+// HTTP/1.1 with keep-alive, parsed strictly by examples/http (a malformed
+// request gets 400, or 413/414/431/501/505, and the connection is closed):
 //
 //     GET /                 {"Hello": "World"}
 //     GET /timeit/{seconds} waits with weft::sleep, then "sleep seconds: N"
@@ -13,72 +13,46 @@
 // with more threads only the worker running it stops (see docs/io.md for
 // what that worker's own connections see).
 //
+// On SIGINT or SIGTERM it stops accepting, answers the requests in flight
+// (with "connection: close"), closes idle connections with a FIN, and aborts
+// what is left after --grace-period seconds (server::shutdown). A port in
+// use or a host it cannot listen on: one line on stderr, exit status 1.
+//
 //     http_server --port 8000              # one worker per hardware thread
 //     curl http://127.0.0.1:8000/timeit/2
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
-#include <http_parser.h>
+#include <netdb.h>
 
 #include <weft/cli.hpp>
 #include <weft/weft.hpp>
 
+#include "http/request_parser.hpp"
+
 namespace {
 
-struct request {
-    std::string method;
-    std::string url;
-    bool keep_alive = true;
-    bool http10 = false;
-};
+// Set by the first SIGINT/SIGTERM: responses from then on close their
+// connection. relaxed: a hint; close_clients() is what ends the connections.
+std::atomic<bool> stopping{false};
 
-// http_parser calls back with pieces of the request as bytes arrive; these
-// gather complete requests (several, when a client pipelines).
-struct request_parser {
-    http_parser parser;
-    http_parser_settings settings;
-    std::string url;
-    std::vector<request> complete;
-
-    request_parser() {
-        http_parser_init(&parser, HTTP_REQUEST);
-        parser.data = this;
-        http_parser_settings_init(&settings);
-        settings.on_url = [](http_parser* p, const char* at, size_t n) {
-            static_cast<request_parser*>(p->data)->url.append(at, n);
-            return 0;
-        };
-        settings.on_message_complete = [](http_parser* p) {
-            auto* self = static_cast<request_parser*>(p->data);
-            self->complete.push_back(request{http_method_str(static_cast<http_method>(p->method)),
-                                             std::move(self->url), http_should_keep_alive(p) != 0,
-                                             p->http_major == 1 && p->http_minor == 0});
-            self->url.clear();
-            return 0;
-        };
-    }
-    // Feeds `data` ("" at the end of the stream); false on a malformed request.
-    bool feed(std::string_view data) {
-        size_t used = http_parser_execute(&parser, &settings, data.data(), data.size());
-        return HTTP_PARSER_ERRNO(&parser) == HPE_OK && used == data.size();
-    }
-};
-
-std::string response(int status, std::string_view reason, std::string_view body,
-                     const request& req) {
+std::string response(int status, std::string_view body, bool keep_alive, bool http10) {
     std::string out =
-        "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+        "HTTP/1.1 " + std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
         "\r\ncontent-type: application/json\r\ncontent-length: " + std::to_string(body.size()) +
         "\r\n";
-    if (!req.keep_alive) {
+    if (!keep_alive) {
         out += "connection: close\r\n";
-    } else if (req.http10) {
+    } else if (http10) {
         out += "connection: keep-alive\r\n";
     }
     out += "\r\n";
@@ -94,42 +68,66 @@ bool seconds_in(std::string_view url, std::string_view prefix, double& seconds) 
     return ec == std::errc() && end == arg.data() + arg.size() && seconds >= 0 && seconds <= 3600;
 }
 
-weft::task<std::string> handle(const request& req) {
+weft::task<std::string> handle(const http::request& req, bool keep_alive) {
     double seconds = 0;
-    std::string_view url = req.url;
+    std::string_view url = req.target;
+    bool http10 = req.version_minor == 0;
     if (req.method != "GET") {
-        co_return response(405, "Method Not Allowed", R"({"detail":"Method Not Allowed"})", req);
+        co_return response(405, R"({"detail":"Method Not Allowed"})", keep_alive, http10);
     }
-    if (url == "/") co_return response(200, "OK", R"({"Hello": "World"})", req);
+    if (url == "/") co_return response(200, R"({"Hello": "World"})", keep_alive, http10);
     if (seconds_in(url, "/timeit/", seconds)) {
         co_await weft::sleep(seconds);  // other requests go on meanwhile
-        co_return response(200, "OK", "\"sleep seconds: " + std::string(url.substr(8)) + "\"", req);
+        keep_alive = keep_alive && !stopping.load(std::memory_order_relaxed);
+        co_return response(200, "\"sleep seconds: " + std::string(url.substr(8)) + "\"", keep_alive,
+                           http10);
     }
     if (seconds_in(url, "/block/", seconds)) {
         // The tutorial's time.sleep: this thread does nothing else meanwhile.
         std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-        co_return response(200, "OK", "\"block seconds: " + std::string(url.substr(7)) + "\"", req);
+        keep_alive = keep_alive && !stopping.load(std::memory_order_relaxed);
+        co_return response(200, "\"block seconds: " + std::string(url.substr(7)) + "\"", keep_alive,
+                           http10);
     }
-    co_return response(404, "Not Found", R"({"detail":"Not Found"})", req);
+    co_return response(404, R"({"detail":"Not Found"})", keep_alive, http10);
+}
+
+// Reads and drops what the client still sends until it closes its side.
+weft::task<void> discard_until_eof(weft::stream_reader& reader) {
+    for (;;) {
+        // Not `while (!(co_await reader.read(n)).empty())`: see docs/io.md, GCC 12.
+        std::string dropped = co_await reader.read(65536);
+        if (dropped.empty()) break;
+    }
 }
 
 weft::task<void> connection(weft::stream_reader reader, weft::stream_writer writer) {
-    request_parser parser;
+    http::request_parser parser;
     try {
         for (;;) {
             std::string data = co_await reader.read(65536);
-            if (!parser.feed(data)) {
-                request bad{"", "", false, false};
-                writer.write(response(400, "Bad Request", R"({"detail":"Bad Request"})", bad));
-                break;
-            }
             bool keep_alive = true;
-            for (const request& req : parser.complete) {
-                writer.write(co_await handle(req));
-                keep_alive = req.keep_alive;
+            for (const http::request& req : parser.feed(data)) {
+                keep_alive = req.keep_alive && !stopping.load(std::memory_order_relaxed);
+                writer.write(co_await handle(req, keep_alive));
                 if (!keep_alive) break;
             }
-            parser.complete.clear();
+            if (keep_alive && parser.failed()) {
+                std::string detail = std::string(http::reason_phrase(parser.error_status()));
+                writer.write(response(parser.error_status(), R"({"detail":")" + detail + "\"}",
+                                      false, false));
+                // A FIN after the response, then what the client still sends
+                // is read and dropped (for a while): closing with unread
+                // bytes would reset the connection, and the client could
+                // lose the response.
+                co_await writer.drain();
+                writer.write_eof();
+                try {
+                    co_await weft::wait_for(discard_until_eof(reader), 2.0);
+                } catch (const weft::timeout_error&) {
+                }
+                break;
+            }
             co_await writer.drain();
             if (data.empty() || !keep_alive) break;
         }
@@ -139,18 +137,44 @@ weft::task<void> connection(weft::stream_reader reader, weft::stream_writer writ
     }
 }
 
-weft::task<void> serve(std::string host, int port, int threads) {
-    weft::server srv = co_await weft::start_server(
-        connection, host, static_cast<std::uint16_t>(port), {.backlog = 1024});
+// start_server, with a failure (a port in use, a host that does not resolve
+// or is not one of this machine's addresses) as one line naming it.
+weft::task<weft::server> listen(std::string host, int port) {
+    std::string where = host + ":" + std::to_string(port);
+    try {
+        co_return co_await weft::start_server(connection, host, static_cast<std::uint16_t>(port),
+                                              {.backlog = 1024});
+    } catch (const weft::resolve_error& e) {
+        throw std::runtime_error("cannot listen on " + where + ": " + gai_strerror(e.code()));
+    } catch (const std::system_error& e) {
+        throw std::runtime_error("cannot listen on " + where + ": " + e.code().message());
+    }
+}
+
+weft::task<void> serve(std::string host, int port, int threads, double grace_period) {
+    weft::server srv = co_await listen(host, port);
     std::printf("http server listening on http://%s (threads=%d)\n",
                 srv.addresses()[0].to_string().c_str(), threads);
     std::fflush(stdout);
-    for (int sig : {SIGINT, SIGTERM})
-        weft::add_signal_handler(sig, [&srv] { srv.close(); });
+    // The first signal starts a graceful shutdown; another one during the
+    // grace period cuts it short.
+    for (int sig : {SIGINT, SIGTERM}) {
+        weft::add_signal_handler(sig, [&srv] {
+            if (srv.is_serving()) {
+                stopping.store(true, std::memory_order_relaxed);
+                srv.close();
+            } else {
+                srv.abort_clients();
+            }
+        });
+    }
     co_await srv.serve_forever();
+    bool clean = co_await srv.shutdown(grace_period);
     for (int sig : {SIGINT, SIGTERM})
-        weft::remove_signal_handler(sig);
-    srv.abort_clients();
+        weft::remove_signal_handler(sig);  // their callbacks refer to srv
+    if (!clean) {
+        std::printf("grace period over: %zu connections aborted\n", srv.active_connections());
+    }
     std::printf("server closed\n");
 }
 
@@ -162,8 +186,18 @@ int main(int argc, char** argv) {
     weft::cli::add_threads(app, threads);
     int port = 8000;
     std::string host = "127.0.0.1";
+    double grace_period = 5;
     app.add_option("--port", port, "TCP port (0: any free one)")->check(CLI::Range(0, 65535));
     app.add_option("--host", host, "address to listen on");
+    app.add_option("--grace-period", grace_period,
+                   "seconds requests in flight get to finish after SIGINT/SIGTERM before their "
+                   "connections are aborted")
+        ->check(CLI::Range(0.0, 3600.0));
     weft::cli::parse(app, argc, argv);
-    weft::run(serve(host, port, threads), {.threads = threads});
+    try {
+        weft::run(serve(host, port, threads, grace_period), {.threads = threads});
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "http_server: %s\n", e.what());
+        return 1;
+    }
 }

@@ -55,9 +55,16 @@ int main(int argc, char** argv) {
     // process's lines in the order they were printed.
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
-    // Made first thing, before weft::run starts any thread: the pool's fork
-    // server is a copy of the program as it is now, and every worker process
-    // is forked from that clean, single-threaded copy.
-    weft::process_pool_executor processes(2);
-    weft::run(main_task(processes), {.threads = threads});
+    // A pool that cannot start (fork or pipe refused) or a worker that dies:
+    // one line naming it, exit status 1.
+    try {
+        // Made first thing, before weft::run starts any thread: the pool's fork
+        // server is a copy of the program as it is now, and every worker process
+        // is forked from that clean, single-threaded copy.
+        weft::process_pool_executor processes(2);
+        weft::run(main_task(processes), {.threads = threads});
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "run_in_executor: %s\n", e.what());
+        return 1;
+    }
 }

@@ -120,6 +120,11 @@ public:
                !hung_up_.load(std::memory_order_acquire);
     }
 
+    // A readiness edge in `d` that did not come from the poller: wakes the
+    // waiters of `d` (they retry their syscall and look at whatever state
+    // the caller changed first). A stale entry takes it as a spurious wake.
+    void notify(io_dir d) noexcept { wake_all(d, io_waiter::ready); }
+
     // Registers the fd with the poller of the loop this thread drives, once.
     // Call with an operation reference held. Throws std::system_error (e.g.
     // EPERM for a regular file, which epoll cannot watch).

@@ -18,6 +18,7 @@
 #include <weft/io/server.hpp>
 #include <weft/sleep.hpp>
 #include <weft/task_handle.hpp>
+#include <weft/wait_for.hpp>
 
 #include "transport.hpp"
 
@@ -97,6 +98,16 @@ task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<stream_t
     if (failure) {
         report("Unhandled exception in client_connected_cb", failure);
         t->abort();
+    } else if (t->reads_stopped()) {
+        // close_clients() ended the handler's reads: close with a FIN and
+        // read what the peer still sends until it closes too, so that no
+        // unread byte makes the close a reset. The connection counts as
+        // active until then (wait_closed waits; abort_clients ends it).
+        try {
+            co_await stream_transport::linger_close(t);
+        } catch (const cancelled_error&) {
+            t->abort();  // the runner is shutting down
+        }
     }
     std::vector<future<void>> wake;
     {
@@ -230,7 +241,7 @@ void server::close_clients() {
     std::lock_guard lock(s_->mutex);
     s_->clients_closed = true;
     for (detail::stream_transport* t : s_->clients)
-        t->close();
+        t->stop_reading();
 }
 
 void server::abort_clients() {
@@ -244,6 +255,24 @@ void server::abort_clients() {
 task<void> server::wait_closed() {
     if (!s_) throw std::logic_error("weft::server: no server (default-constructed or moved from)");
     return detail::wait_closed_op(s_);
+}
+
+task<bool> server::shutdown(double grace_period) {
+    if (!s_) throw std::logic_error("weft::server: no server (default-constructed or moved from)");
+    if (!(grace_period >= 0)) {
+        throw std::invalid_argument("weft::server::shutdown: the grace period must be >= 0, got " +
+                                    std::to_string(grace_period));
+    }
+    close();
+    close_clients();
+    bool timed_out = false;
+    try {
+        co_await wait_for(detail::wait_closed_op(s_), grace_period);
+    } catch (const timeout_error&) {
+        timed_out = true;
+    }
+    if (timed_out) abort_clients();
+    co_return !timed_out;
 }
 
 task<void> server::serve_forever() {

@@ -112,6 +112,15 @@ task<std::string> receive(std::shared_ptr<reader_state> s, const char* what, std
             h.entry->note_drained(io_dir::read, a.seq);
         if (a.closed) throw closed_error(op_name(what) + ": the stream is closed");
         if (a.again) {
+            // The server is closing its clients gracefully: nothing more is
+            // read once what arrived is consumed. Read after a.seq, so that
+            // stop_reading's flag, set before its edge, is seen here or its
+            // edge ends the wait below.
+            if (t.reads_stopped()) {
+                std::lock_guard lock(s->mutex);
+                s->eof = true;
+                co_return std::string();
+            }
             if (!co_await io_wait(h, io_dir::read, a.seq)) {
                 throw closed_error(op_name(what) + ": the stream was closed during the read");
             }

@@ -11,9 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <weft/detail/budget_yield.hpp>
 #include <weft/task_handle.hpp>
 
 #include "io_wait.hpp"
+#include "scratch.hpp"
 
 namespace weft::detail {
 
@@ -166,7 +168,7 @@ task<void> stream_transport::flush(std::shared_ptr<stream_transport> self) {
                 guard.done = true;
                 if (!self->closed_) {
                     if (self->eof_requested_ && !self->eof_sent_) self->shut_write_locked(wake);
-                    if (self->closing_) self->close_now_locked(wake);
+                    if (self->closing_) self->finish_close_locked(wake);
                 }
             }
         }
@@ -233,7 +235,55 @@ void stream_transport::close() {
     std::lock_guard lock(mutex_);
     if (closing_ || closed_) return;
     closing_ = true;
-    if (!flushing_ && wbuf_.size() == wpos_) close_now_locked(wake);
+    if (!flushing_ && wbuf_.size() == wpos_) finish_close_locked(wake);
+}
+
+void stream_transport::finish_close_locked(wake_list& wake) {
+    if (linger_) {
+        if (!eof_sent_) shut_write_locked(wake);
+        return;  // linger_close() closes the fd once the peer is done
+    }
+    close_now_locked(wake);
+}
+
+void stream_transport::stop_reading() {
+    {
+        std::lock_guard lock(mutex_);
+        if (closed_) return;
+        linger_ = kind_ == kind::socket;
+    }
+    // release: pairs with reads_stopped()'s acquire; the edge notify() adds
+    // comes after it, so a reader that sees that edge sees the flag.
+    reads_stopped_.store(true, std::memory_order_release);
+    h_.entry->notify(io_dir::read);
+}
+
+task<void> stream_transport::linger_close(std::shared_ptr<stream_transport> self) {
+    self->close();
+    for (;;) {
+        io_attempt a = try_io(self->h_, io_dir::read, [&](int fd) {
+            return self->receive(fd, scratch_buffer(), scratch_size);
+        });
+        if (a.closed) co_return;  // aborted meanwhile
+        if (a.again) {
+            if (!co_await io_wait(self->h_, io_dir::read, a.seq)) co_return;
+            continue;
+        }
+        if (a.n <= 0) break;      // the peer's end of stream, or an error
+        co_await budget_yield{};  // a peer that keeps sending shares the worker
+    }
+    {
+        wake_list wake;
+        std::lock_guard lock(self->mutex_);
+        self->linger_ = false;
+        // Still sending: the flusher closes once the queue is out.
+        if (!self->flushing_) self->close_now_locked(wake);
+    }
+    try {
+        co_await self->wait_closed();
+    } catch (const std::exception&) {
+        // A send that failed meanwhile: the connection is over either way.
+    }
 }
 
 void stream_transport::abort() {

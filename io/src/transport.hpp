@@ -19,6 +19,7 @@
 // in order between write() and the flusher.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <exception>
 #include <memory>
@@ -71,6 +72,22 @@ public:
     void set_write_buffer_limits(std::size_t high, std::size_t low);
     std::pair<std::size_t, std::size_t> write_buffer_limits() const;
 
+    // ---- graceful shutdown (server::close_clients)
+    // From now on a receive that would wait reports the end of the stream
+    // instead (bytes already arrived are still read), and close() sends the
+    // queue then a FIN but keeps the fd open: linger_close() closes it once
+    // the peer has finished sending, so that no unread byte turns the close
+    // into a reset.
+    void stop_reading();
+    bool reads_stopped() const noexcept {
+        // acquire: pairs with stop_reading's release; see receive() in
+        // stream.cpp for why it is read after the edge count.
+        return reads_stopped_.load(std::memory_order_acquire);
+    }
+    // Closes as above, reads and discards until the peer's end of stream
+    // (or an error, or abort()), then closes the fd once the queue is sent.
+    static task<void> linger_close(std::shared_ptr<stream_transport> self);
+
     // The syscall that receives into `buf` (recv or read).
     ssize_t receive(int fd, char* buf, std::size_t n) const noexcept;
 
@@ -94,6 +111,9 @@ private:
     // Under the mutex: close the fd now, dropping what is queued, and wake
     // drain() and wait_closed().
     void close_now_locked(wake_list& wake);
+    // Under the mutex, once the queue is sent after close(): close now, or
+    // only send the FIN while lingering.
+    void finish_close_locked(wake_list& wake);
     void shut_write_locked(wake_list& wake);
     static task<void> flush(std::shared_ptr<stream_transport> self);
 
@@ -110,9 +130,11 @@ private:
     bool flushing_ = false;  // a flusher task owns the queue's sending
     bool eof_requested_ = false;
     bool eof_sent_ = false;
-    bool closing_ = false;      // close() called: close once the queue is sent
-    bool closed_ = false;       // the fd is closed
-    bool lost_ = false;         // closed with bytes unsent: drain() raises
+    bool closing_ = false;  // close() called: close once the queue is sent
+    bool closed_ = false;   // the fd is closed
+    bool lost_ = false;     // closed with bytes unsent: drain() raises
+    bool linger_ = false;   // stop_reading() was called: close() only half-closes
+    std::atomic<bool> reads_stopped_{false};
     std::exception_ptr error_;  // the first write error, raised by write/drain
     std::vector<future<void>> drain_waiters_;
     std::vector<future<void>> close_waiters_;

@@ -4,16 +4,21 @@
 // asyncio mode (--threads 1) and Go mode (--threads 2).
 //
 // Plain POSIX here, not weft: the examples are what is under test.
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -134,8 +139,8 @@ bool exited_ok(int status) {
 // A server example on a free port; the port is read from its first line.
 class server {
 public:
-    server(const std::string& name, int threads)
-        : p_({example(name), "--port", "0", "--threads", std::to_string(threads)}) {
+    server(const std::string& name, int threads, std::vector<std::string> extra = {})
+        : p_(with(extra, {example(name), "--port", "0", "--threads", std::to_string(threads)})) {
         first_line_ = p_.read_line();
         auto colon = first_line_.rfind(':');
         if (colon != std::string::npos) port_ = std::atoi(first_line_.c_str() + colon + 1);
@@ -151,12 +156,83 @@ public:
         p_.signal(SIGTERM);
         return exited_ok(p_.finish(rest));
     }
+    void signal(int sig) { p_.signal(sig); }
+    // What it printed after the first line, and its wait status, once it exits.
+    int finish(std::string& rest, double timeout_s = 15) { return p_.finish(rest, timeout_s); }
 
 private:
+    static std::vector<std::string> with(const std::vector<std::string>& extra,
+                                         std::vector<std::string> argv) {
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return argv;
+    }
     program p_;
     std::string first_line_;
     int port_ = 0;
 };
+
+// A plain blocking TCP connection to 127.0.0.1:port.
+class connection {
+public:
+    explicit connection(int port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+    ~connection() { close(); }
+    bool ok() const { return fd_ >= 0; }
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+    bool send(const std::string& data) {
+        return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) ==
+               static_cast<ssize_t>(data.size());
+    }
+    // Reads until `data` holds `want` bytes past what it had (or ends with
+    // `suffix`), the peer's end of stream, an error or the timeout.
+    // Returns 0 at end of stream, an errno on error, -1 on timeout, -2 when
+    // the wanted bytes are there.
+    int read(std::string& data, std::string_view suffix, double timeout_s = 10) {
+        auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
+                                                std::chrono::duration<double>(timeout_s));
+        for (;;) {
+            if (!suffix.empty() && data.size() >= suffix.size() &&
+                data.compare(data.size() - suffix.size(), suffix.size(), suffix) == 0) {
+                return -2;
+            }
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+            pollfd p{fd_, POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return -1;
+            char chunk[4096];
+            ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+            if (n == 0) return 0;
+            if (n < 0) return errno;
+            data.append(chunk, static_cast<std::size_t>(n));
+        }
+    }
+    // Everything until the peer's end of stream: 0, or an errno, or -1 on timeout.
+    int read_to_eof(std::string& data, double timeout_s = 10) { return read(data, "", timeout_s); }
+
+private:
+    int fd_ = -1;
+};
+
+std::string read_status(int r) {
+    if (r == 0) return "end of stream";
+    if (r == -1) return "timeout";
+    if (r == -2) return "data";
+    return std::strerror(r);
+}
 
 class Examples : public ::testing::TestWithParam<int> {};
 std::string threads_name(const ::testing::TestParamInfo<int>& p) {
@@ -287,6 +363,288 @@ TEST_P(Examples, HttpClient) {
     double total = std::atof(r.output.c_str() + at + 15);
     EXPECT_GE(total, 1.95) << r.output;
     EXPECT_LT(total, 2.8) << "the two requests must overlap: 2 s, not 3\n" << r.output;
+}
+
+}  // namespace
+
+namespace {
+
+// ---- ordinary failures: one line naming the problem, exit status 1
+
+// A listening socket on a free loopback port, holding it.
+struct taken_port {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int port = 0;
+    taken_port() {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd, 1) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+            port = ntohs(a.sin_port);
+        }
+    }
+    ~taken_port() { ::close(fd); }
+};
+
+// The program ended with status 1 after one line that starts with `start`
+// and names `problem` (never an abort: status 134).
+void expect_one_line_failure(const result& r, const std::string& start,
+                             const std::string& problem) {
+    EXPECT_TRUE(WIFEXITED(r.status)) << "killed by signal " << WTERMSIG(r.status) << ":\n"
+                                     << r.output;
+    EXPECT_EQ(WEXITSTATUS(r.status), 1) << r.output;
+    EXPECT_EQ(r.output.rfind(start, 0), 0u) << r.output;
+    EXPECT_NE(r.output.find(problem), std::string::npos) << r.output;
+    ASSERT_FALSE(r.output.empty());
+    EXPECT_EQ(r.output.find('\n'), r.output.size() - 1) << "one line, got:\n" << r.output;
+}
+
+class ServerFailures : public ::testing::TestWithParam<std::string> {};
+INSTANTIATE_TEST_SUITE_P(Examples, ServerFailures, ::testing::Values("echo_server", "http_server"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST_P(ServerFailures, PortInUse) {
+    taken_port taken;
+    ASSERT_GT(taken.port, 0);
+    std::string port = std::to_string(taken.port);
+    result r = run_to_end({example(GetParam()), "--threads", "1", "--port", port});
+    expect_one_line_failure(r, GetParam() + ": cannot listen on 127.0.0.1:" + port + ": ",
+                            "Address already in use");
+    r = run_to_end({example(GetParam()), "--threads", "2", "--port", port});
+    expect_one_line_failure(r, GetParam() + ": cannot listen on 127.0.0.1:" + port + ": ",
+                            "Address already in use");
+}
+
+TEST_P(ServerFailures, HostThatDoesNotResolve) {
+    // .invalid never resolves (RFC 6761).
+    result r = run_to_end(
+        {example(GetParam()), "--threads", "1", "--port", "0", "--host", "no-such-host.invalid"});
+    expect_one_line_failure(r, GetParam() + ": cannot listen on no-such-host.invalid:0: ", "");
+}
+
+TEST_P(ServerFailures, HostThatIsNotLocal) {
+    // 192.0.2.0/24 is TEST-NET-1, documentation only: never this machine's.
+    result r =
+        run_to_end({example(GetParam()), "--threads", "2", "--port", "0", "--host", "192.0.2.1"});
+    expect_one_line_failure(
+        r, GetParam() + ": cannot listen on 192.0.2.1:0: ", "Cannot assign requested address");
+}
+
+TEST(ExamplesFailures, ClientsNameTheProblem) {
+    taken_port closed_port;  // bound, listening, then closed below: nobody there
+    std::string port = std::to_string(closed_port.port);
+    ::close(closed_port.fd);
+    closed_port.fd = -1;
+    result r = run_to_end({example("echo_client"), "--port", port});
+    expect_one_line_failure(r, "echo_client: ", "Connection refused");
+    r = run_to_end({example("echo_client"), "--host", "no-such-host.invalid"});
+    expect_one_line_failure(r, "echo_client: ", "no-such-host.invalid");
+    if (::access(example("http_client").c_str(), X_OK) == 0) {
+        r = run_to_end({example("http_client"), "--port", port});
+        expect_one_line_failure(r, "http_client: ", "Connection refused");
+    }
+}
+
+TEST(ExamplesFailures, SubprocessDemoMissingCommand) {
+    result r = run_to_end({example("subprocess_demo"), "--", "/nonexistent/command", "arg"});
+    EXPECT_TRUE(WIFEXITED(r.status)) << r.output;
+    EXPECT_EQ(WEXITSTATUS(r.status), 1) << r.output;
+    // Its first line says what it runs; the second why it could not.
+    EXPECT_EQ(r.output.rfind("running: /nonexistent/command arg\nsubprocess_demo: ", 0), 0u)
+        << r.output;
+    EXPECT_NE(r.output.find("No such file or directory"), std::string::npos) << r.output;
+}
+
+// ---- http_server refuses malformed requests with an error status, then
+// closes the connection (RFC 9112 §3, §5.1)
+
+std::string exchange(int port, const std::string& request, int& end) {
+    connection c(port);
+    std::string got;
+    if (!c.ok()) {
+        end = ECONNREFUSED;
+        return got;
+    }
+    c.send(request);
+    end = c.read_to_eof(got);
+    return got;
+}
+
+TEST_P(Examples, HttpServerRefusesMalformedRequests) {
+    server s("http_server", GetParam());
+    ASSERT_GT(s.port(), 0) << s.first_line();
+    struct bad {
+        std::string request;
+        std::string status;
+    };
+    const bad cases[] = {
+        {"GET /\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"GET / HTTP/1.1\r\nHost: x\r\nX-Bad : 1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n folded\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"G@T / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+         "HTTP/1.1 400 Bad Request\r\n"},
+        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n0\r\n\r\n",
+         "HTTP/1.1 400 Bad Request\r\n"},
+        {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
+        {"GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(20000, 'a') + "\r\n\r\n",
+         "HTTP/1.1 431 Request Header Fields Too Large\r\n"},
+    };
+    for (const bad& b : cases) {
+        int end = 0;
+        std::string got = exchange(s.port(), b.request, end);
+        EXPECT_EQ(got.rfind(b.status, 0), 0u) << b.request.substr(0, 80) << "\n-> " << got;
+        EXPECT_NE(got.find("connection: close\r\n"), std::string::npos) << got;
+        EXPECT_EQ(end, 0) << "the connection should end with a FIN, got " << read_status(end)
+                          << " after " << b.request.substr(0, 80);
+    }
+    // A valid request before a malformed one on the same connection is
+    // answered; the malformed one ends the connection.
+    int end = 0;
+    std::string got = exchange(
+        s.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        end);
+    EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+    EXPECT_NE(got.find("\r\n\r\n{\"Hello\": \"World\"}HTTP/1.1 400 Bad Request\r\n"),
+              std::string::npos)
+        << got;
+    EXPECT_EQ(got.find("200 OK", 10), std::string::npos) << got;
+    EXPECT_EQ(end, 0) << read_status(end);
+    // Pipelined valid requests, a chunked body among them, are all answered.
+    got = exchange(s.port(),
+                   "GET /timeit/0 HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "3\r\nabc\r\n0\r\n\r\n"
+                   "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                   end);
+    EXPECT_NE(got.find("\"sleep seconds: 0\"HTTP/1.1 405 Method Not Allowed\r\n"),
+              std::string::npos)
+        << got;
+    EXPECT_NE(got.find("{\"detail\":\"Method Not Allowed\"}HTTP/1.1 200 OK\r\n"), std::string::npos)
+        << got;
+    EXPECT_EQ(end, 0) << read_status(end);
+
+    std::string rest;
+    EXPECT_TRUE(s.stop(rest)) << rest;
+}
+
+// ---- graceful shutdown (server::shutdown)
+
+// 100 connections, each in the middle of a 1 s request when SIGTERM comes,
+// and 10 idle keep-alive ones: every request is answered in full, then
+// every connection ends with a FIN, never a reset, and the server exits 0.
+TEST_P(Examples, HttpServerShutsDownGracefully) {
+    server s("http_server", GetParam(), {"--grace-period", "10"});
+    ASSERT_GT(s.port(), 0) << s.first_line();
+    constexpr int busy = 100, idle = 10;
+    std::vector<std::unique_ptr<connection>> conns;
+    const std::string root = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    const std::string root_reply = "{\"Hello\": \"World\"}";
+    for (int i = 0; i < busy + idle; ++i) {
+        auto c = std::make_unique<connection>(s.port());
+        ASSERT_TRUE(c->ok()) << "connection " << i;
+        // One quick request first: the server has accepted the connection.
+        ASSERT_TRUE(c->send(root));
+        std::string got;
+        ASSERT_EQ(c->read(got, root_reply), -2) << "connection " << i << ": " << got;
+        conns.push_back(std::move(c));
+    }
+    for (int i = 0; i < busy; ++i)
+        ASSERT_TRUE(
+            conns[static_cast<std::size_t>(i)]->send("GET /timeit/1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto t0 = clock_type::now();
+    s.signal(SIGTERM);
+    int resets = 0, incomplete = 0;
+    const std::string body = "\"sleep seconds: 1\"";
+    for (int i = 0; i < busy + idle; ++i) {
+        std::string got;
+        int end = conns[static_cast<std::size_t>(i)]->read_to_eof(got, 15);
+        if (end == ECONNRESET) ++resets;
+        EXPECT_EQ(end, 0) << "connection " << i << ": " << read_status(end) << " after '" << got
+                          << "'";
+        if (i < busy) {
+            bool complete = got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0 &&
+                            got.find("connection: close\r\n") != std::string::npos &&
+                            got.size() > body.size() &&
+                            got.compare(got.size() - body.size(), body.size(), body) == 0;
+            if (!complete) ++incomplete;
+            EXPECT_TRUE(complete) << "connection " << i << " got '" << got << "'";
+        } else {
+            EXPECT_EQ(got, "") << "idle connection " << i;
+        }
+        conns[static_cast<std::size_t>(i)]->close();
+    }
+    EXPECT_EQ(resets, 0);
+    EXPECT_EQ(incomplete, 0);
+    std::string rest;
+    int status = s.finish(rest);
+    double took = std::chrono::duration<double>(clock_type::now() - t0).count();
+    EXPECT_TRUE(exited_ok(status)) << rest;
+    EXPECT_EQ(rest, "server closed\n");
+    EXPECT_LT(took, 8.0) << "the server should exit once its connections are done";
+}
+
+// A connection still busy when the grace period ends is aborted, and the
+// server exits soon after instead of waiting for it.
+TEST_P(Examples, HttpServerAbortsAfterTheGracePeriod) {
+    server s("http_server", GetParam(), {"--grace-period", "1"});
+    ASSERT_GT(s.port(), 0) << s.first_line();
+    connection slow(s.port());
+    ASSERT_TRUE(slow.ok());
+    ASSERT_TRUE(slow.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::string got;
+    ASSERT_EQ(slow.read(got, "{\"Hello\": \"World\"}"), -2) << got;
+    ASSERT_TRUE(slow.send("GET /timeit/30 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto t0 = clock_type::now();
+    s.signal(SIGTERM);
+    std::string rest;
+    int status = s.finish(rest, 20);
+    double took = std::chrono::duration<double>(clock_type::now() - t0).count();
+    EXPECT_TRUE(exited_ok(status)) << rest;
+    EXPECT_EQ(rest, "grace period over: 1 connections aborted\nserver closed\n");
+    EXPECT_GE(took, 0.9);
+    EXPECT_LT(took, 5.0) << "the server should exit soon after the grace period";
+    got.clear();
+    int end = slow.read_to_eof(got, 5);
+    EXPECT_TRUE(end == 0 || end == ECONNRESET) << read_status(end);
+    EXPECT_EQ(got, "") << "the aborted request has no response";
+}
+
+// Echo clients connected when SIGTERM comes see the end of the stream (a
+// FIN), not a reset, even one that sent bytes the server never read.
+TEST_P(Examples, EchoServerShutsDownGracefully) {
+    server s("echo_server", GetParam(), {"--grace-period", "5"});
+    ASSERT_GT(s.port(), 0) << s.first_line();
+    std::vector<std::unique_ptr<connection>> conns;
+    for (int i = 0; i < 20; ++i) {
+        auto c = std::make_unique<connection>(s.port());
+        ASSERT_TRUE(c->ok());
+        ASSERT_TRUE(c->send("hello\n"));
+        std::string got;
+        ASSERT_EQ(c->read(got, "hello\n"), -2) << got;
+        conns.push_back(std::move(c));
+    }
+    auto t0 = clock_type::now();
+    s.signal(SIGTERM);
+    for (auto& c : conns) {
+        std::string got;
+        int end = c->read_to_eof(got, 10);
+        EXPECT_EQ(end, 0) << read_status(end);
+        // A client still sending after the server's FIN: the server reads
+        // and drops it until this side closes, so the close is no reset.
+        c->send(std::string(10000, 'x'));
+        c->close();
+    }
+    std::string rest;
+    int status = s.finish(rest);
+    EXPECT_TRUE(exited_ok(status)) << rest;
+    EXPECT_EQ(rest, "server closed\n");
+    EXPECT_LT(std::chrono::duration<double>(clock_type::now() - t0).count(), 5.0);
 }
 
 }  // namespace

@@ -300,11 +300,118 @@ TEST_P(Faults, ServerCloseWaitClosedAndServeForever) {
         co_await weft::sleep(0.02);
         EXPECT_FALSE(closed.done());
         srv.close_clients();
+        // Gracefully: the handler's readline sees the end of the stream, the
+        // client a FIN; the connection ends once the client closes too.
+        EXPECT_EQ(co_await reader.read(), "");
+        writer.close();
         co_await weft::wait_for(closed, 5.0);
         EXPECT_EQ(srv.active_connections(), 0u);
         EXPECT_THROW(co_await srv.serve_forever(), std::logic_error);
         // A new connection is refused.
         EXPECT_THROW(co_await weft::open_connection("127.0.0.1", port), weft::connection_error);
+    }());
+}
+
+// ---- graceful shutdown: close_clients() and shutdown(grace_period)
+
+// Answers each line after 0.1 s (a request in flight for that long).
+weft::task<void> slow_lines(weft::stream_reader reader, weft::stream_writer writer) {
+    for (;;) {
+        std::string line = co_await reader.readline();
+        if (line.empty()) break;
+        co_await weft::sleep(0.1);
+        writer.write("done " + line);
+        co_await writer.drain();
+    }
+}
+
+TEST_P(Faults, ShutdownLetsRequestsInFlightFinish) {
+    run([]() -> weft::task<void> {
+        weft::server srv = co_await weft::start_server(slow_lines, "127.0.0.1", 0);
+        std::uint16_t port = srv.addresses()[0].port();
+        auto [reader, writer] = co_await weft::open_connection("127.0.0.1", port);
+        auto [idle_reader, idle_writer] = co_await weft::open_connection("127.0.0.1", port);
+        writer.write("one\n");
+        co_await writer.drain();
+        co_await weft::sleep(0.03);  // the server is working on "one"
+        auto down = weft::create_task(srv.shutdown(5.0));
+        // The request in flight is answered, then the stream ends (a FIN,
+        // no reset); the idle connection ends at once.
+        EXPECT_EQ(co_await reader.readline(), "done one\n");
+        EXPECT_EQ(co_await reader.read(), "");
+        EXPECT_EQ(co_await idle_reader.read(), "");
+        EXPECT_FALSE(down.done());  // until the clients close their side
+        writer.close();
+        idle_writer.close();
+        EXPECT_TRUE(co_await weft::wait_for(down, 5.0));
+        EXPECT_EQ(srv.active_connections(), 0u);
+        EXPECT_FALSE(srv.is_serving());
+    }());
+}
+
+// Bytes the handler never read do not turn the close into a reset: the
+// connection reads and drops them until the client closes.
+TEST_P(Faults, CloseClientsWithUnreadBytesSendsAFinNotAReset) {
+    run([]() -> weft::task<void> {
+        auto never_reads = [](weft::stream_reader, weft::stream_writer writer) -> weft::task<void> {
+            co_await weft::sleep(0.1);
+            writer.write("bye\n");
+            co_await writer.drain();
+        };
+        weft::server srv = co_await weft::start_server(never_reads, "127.0.0.1", 0);
+        std::uint16_t port = srv.addresses()[0].port();
+        auto [reader, writer] = co_await weft::open_connection("127.0.0.1", port);
+        writer.write(std::string(100000, 'x'));  // the kernel's buffers take it
+        co_await writer.drain();
+        co_await weft::sleep(0.02);
+        srv.close();
+        srv.close_clients();
+        std::string got;
+        try {
+            got = co_await reader.read();  // the whole reply, then the end
+            EXPECT_EQ(got, "bye\n");
+            EXPECT_EQ(co_await reader.read(), "");
+        } catch (const weft::connection_error& e) {
+            ADD_FAILURE() << "reset instead of a FIN: " << e.what() << " after '" << got << "'";
+        }
+        writer.write(std::string(10000, 'y'));  // more the server drops
+        co_await writer.drain();
+        writer.close();
+        co_await weft::wait_for(srv.wait_closed(), 5.0);
+    }());
+}
+
+TEST_P(Faults, ShutdownAbortsWhatOutlastsTheGracePeriod) {
+    run([]() -> weft::task<void> {
+        weft::server srv = co_await weft::start_server(slow_lines, "127.0.0.1", 0);
+        std::uint16_t port = srv.addresses()[0].port();
+        auto [reader, writer] = co_await weft::open_connection("127.0.0.1", port);
+        // A client that keeps sending: its handler never runs out of lines.
+        auto chatter = weft::create_task([](weft::stream_writer w) -> weft::task<void> {
+            try {
+                for (;;) {
+                    w.write("more\n");
+                    co_await w.drain();
+                    co_await weft::sleep(0.01);
+                }
+            } catch (const std::exception&) {
+                // the server aborted the connection
+            }
+        }(writer));
+        co_await weft::sleep(0.05);
+        auto t0 = std::chrono::steady_clock::now();
+        EXPECT_FALSE(co_await srv.shutdown(0.3));
+        double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        EXPECT_GE(took, 0.29);
+        EXPECT_LT(took, 2.0);
+        EXPECT_THROW(co_await srv.shutdown(-1), std::invalid_argument);
+        chatter.cancel();
+        try {
+            co_await chatter;
+        } catch (const weft::cancelled_error&) {
+        }
+        writer.abort();
+        co_await weft::wait_for(srv.wait_closed(), 5.0);
     }());
 }
 

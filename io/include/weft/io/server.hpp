@@ -66,12 +66,27 @@ public:
     // Stops accepting and closes the listening sockets; connections already
     // accepted go on. serve_forever() returns.
     void close();
-    // asyncio 3.13's close_clients() / abort_clients(): close every
-    // connection the server accepted (gracefully / at once).
+    // asyncio 3.13's close_clients(): ends every connection the server
+    // accepted, gracefully. Each handler's reads report the end of the
+    // stream once the bytes already received are read (a request in flight
+    // is answered; an idle connection's handler sees EOF at once). When the
+    // handler returns, the connection sends what is queued, then a FIN, and
+    // reads and discards what the peer still sends until the peer closes
+    // too, so that the close is never a reset (unread bytes in the receive
+    // buffer would make the kernel send one). It counts as active until then.
     void close_clients();
+    // asyncio 3.13's abort_clients(): closes every connection now, dropping
+    // what is queued; a handler's next read or write raises closed_error.
     void abort_clients();
     // Waits until the server is closed and its connections have ended.
     task<void> wait_closed();
+    // Graceful shutdown in one call: close(), close_clients(), then
+    // wait_closed() for at most `grace_period` seconds, and abort_clients()
+    // if connections are left after it. True when every connection ended
+    // within the grace period. Handlers still running after an abort (one
+    // blocked in a sleep, say) end at their next I/O, or when the runner
+    // cancels them.
+    task<bool> shutdown(double grace_period);
     // Waits until close() (returns) or the task is cancelled (closes the
     // server, then raises cancelled_error). asyncio's serve_forever raises
     // CancelledError when close() is called from elsewhere; this returns.
