@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <weft/detail/frame_allocator.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/tsan.hpp>
@@ -294,6 +295,9 @@ void event_loop::run_once() {
     // 2. Poll for I/O; wait only when nothing is ready.
     std::int64_t timeout = (!ready_.empty() || stopping_) ? 0 : next_timer_timeout();
     if (timeout != 0) {
+        // Going idle: the frame pool may hand in or trim memory, and may
+        // shorten the wait to come back when that is due.
+        timeout = detail::pool_idle(timeout);
         // Announce the sleep, then look at the remote queue (see push_remote).
         sleeping_.store(true, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_seq_cst);
