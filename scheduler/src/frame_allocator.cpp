@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <malloc.h>
 #include <sys/mman.h>
 
 #include <weft/detail/frame_allocator.hpp>
@@ -190,9 +191,9 @@ struct chunk_tally {
     bool release = false;
 };
 
-// Unmaps retired chunks whose objects are all on the depot's lists, taking at
-// most `limit` free bytes off them; `all` is whether `limit` covers every free
-// byte the depot had (then nothing remains pending). Caller holds trim_mutex.
+// Unmaps retired chunks whose objects are all on the depot's lists, except
+// the warm reserve (that many bytes of such chunks stay), taking at most
+// `limit_of_free` free bytes off the lists. Caller holds trim_mutex.
 //
 // The lists are taken out of the depot while they are counted, so that other
 // threads are not held up; meanwhile they find the depot empty and carve.
@@ -203,15 +204,16 @@ std::size_t trim_depot(depot& d, std::size_t limit_of_free, bool idle) {
     {
         std::lock_guard lock(d.mutex);
         std::size_t fb = d.free_bytes.load(std::memory_order_relaxed);
-        std::size_t basis = std::min(fb, limit_of_free);
         if (idle) {
             d.period_start.store(now_ns(), std::memory_order_relaxed);
             d.low_bytes = fb;
         }
-        // Free bytes that the lists keep: everything the low-water mark says
-        // was in use during the period, plus the reserve.
-        if (basis == fb) d.pending.store(false, std::memory_order_relaxed);
-        if (basis <= pool_reserve_bytes) return 0;
+        // Once a trim has looked at every free byte, what it leaves is
+        // pinned by objects in use (or is the reserve): nothing is pending
+        // until more arrives.
+        if (limit_of_free >= fb) d.pending.store(false, std::memory_order_relaxed);
+        limit_of_free = std::min(fb, limit_of_free);
+        if (limit_of_free == 0) return 0;
         try {
             tally.reserve(d.chunks.size());
             for (const auto& [base, info] : d.chunks)
@@ -220,7 +222,6 @@ std::size_t trim_depot(depot& d, std::size_t limit_of_free, bool idle) {
         } catch (const std::bad_alloc&) {
             return 0;
         }
-        limit_of_free = basis - pool_reserve_bytes;
         for (std::size_t cls = 0; cls < pool_classes; ++cls)
             taken[cls].swap(d.lists[cls]);
         d.free_bytes.store(0, std::memory_order_relaxed);
@@ -242,9 +243,15 @@ std::size_t trim_depot(depot& d, std::size_t limit_of_free, bool idle) {
         for (const batch& b : taken[cls])
             for (pool_free_node* n = b.head; n != nullptr; n = n->next)
                 if (chunk_tally* t = find(n)) t->free += class_bytes(cls);
+    std::size_t keep = pool_reserve_bytes / pool_chunk_bytes;
     std::size_t freed_bytes = 0;
     for (chunk_tally& t : tally) {
-        if (t.free != t.carved || freed_bytes + t.free > limit_of_free) continue;
+        if (t.free != t.carved) continue;
+        if (keep > 0) {
+            --keep;
+            continue;
+        }
+        if (freed_bytes + t.free > limit_of_free) continue;
         t.release = true;
         freed_bytes += t.free;
         release.push_back(t.base);
@@ -447,7 +454,11 @@ std::size_t pool_trim() noexcept {
     }
     depot& d = the_depot();
     std::lock_guard lock(d.trim_mutex);
-    return trim_depot(d, std::numeric_limits<std::size_t>::max(), false);
+    std::size_t n = trim_depot(d, std::numeric_limits<std::size_t>::max(), false);
+#ifdef __GLIBC__
+    ::malloc_trim(0);
+#endif
+    return n;
 }
 
 void pool_set_idle_period(std::int64_t ns) noexcept {

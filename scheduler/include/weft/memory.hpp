@@ -8,7 +8,7 @@
 // was idle; `trim()` returns what can be returned right away.
 //
 // Only whole 64 KiB chunks go back, and only once every object in them is
-// free; the pool keeps a warm reserve of 1 MiB of free objects so that a
+// free; the pool keeps a warm reserve of 1 MiB of such chunks so that a
 // steady workload does not map and unmap memory over and over. Free objects
 // that other threads hold in their own lists are handed in when those threads
 // next go idle (or exit), and trimmed after that.

@@ -13,13 +13,14 @@
 // Nothing on the fast paths counts per chunk. Instead, trimming (weft::trim(),
 // weft/memory.hpp, or a loop that has gone idle) takes the depot's lists,
 // counts their objects per chunk, and unmaps every retired chunk whose carved
-// bytes are all on those lists, keeping `pool_reserve_bytes` of free objects
-// so that a steady workload does not map and unmap over and over.
+// bytes are all on those lists, except `pool_reserve_bytes` of such chunks
+// (the warm reserve), so that a steady workload does not map and unmap over
+// and over.
 //
 // Going idle (pool_idle, called by a loop that is about to block) hands the
 // thread's own lists and chunk to the depot, at most once per idle period,
-// and unmaps what the depot has held unused for a whole period: the period's
-// low-water mark of the depot's free bytes, less the reserve. A loop with
+// and unmaps what the depot has held unused for a whole period: at most the
+// period's low-water mark of the depot's free bytes. A loop with
 // something left to hand in or trim waits at most until it is due.
 //
 // Under a sanitizer pool_allocate/pool_deallocate go straight to operator
@@ -115,7 +116,7 @@ inline void pool_deallocate(void* p, std::size_t size) noexcept {
 
 // Chunks are this large and aligned to it.
 inline constexpr std::size_t pool_chunk_bytes = 64 * 1024;
-// Free bytes a trim leaves in the depot (the warm reserve).
+// Bytes of wholly free chunks a trim keeps (the warm reserve).
 inline constexpr std::size_t pool_reserve_bytes = 1024 * 1024;
 // How long memory must sit unused before an idle loop returns it, by default.
 inline constexpr std::int64_t pool_default_idle_period_ns = 1'000'000'000;
@@ -131,7 +132,7 @@ std::size_t pool_reserved_bytes() noexcept;
 std::int64_t pool_idle(std::int64_t timeout_ns) noexcept;
 
 // Hands this thread's lists and chunk to the depot, then unmaps every chunk
-// whose objects are all free, keeping the reserve. Returns the bytes unmapped.
+// whose objects are all free, but for the reserve. Returns the bytes unmapped.
 std::size_t pool_trim() noexcept;
 
 // The idle period (tests shorten it); <= 0 restores the default.
