@@ -21,6 +21,7 @@ weft::task<report> run_timers(sizes s);
 weft::task<report> run_executor_rtt(sizes s);
 weft::task<report> run_process_rtt(sizes s);
 weft::task<report> run_echo(sizes s);
+weft::task<report> run_memory_release(sizes s);
 std::string validate_fib(const sizes& s);
 std::string validate_skynet(const sizes& s);
 
@@ -79,6 +80,15 @@ const workload registry[] = {
      .default_n = 20'000,
      .default_m = 0,
      .run = &run_process_rtt,
+     .in_all = false},
+    // Not a SPEC workload (so not in `all`, whose later workloads it would
+    // disturb): RSS before, at and after a burst of N idle tasks, once the
+    // runtime has been idle and after weft::trim().
+    {.name = "memory_release",
+     .summary = "N idle tasks, released: RSS at start, peak, after going idle, after trim",
+     .default_n = 1'000'000,
+     .default_m = 0,
+     .run = &run_memory_release,
      .in_all = false},
     {.name = "echo",
      .summary = "TCP echo server on 127.0.0.1, driven by peers/loadgen/echo_client",

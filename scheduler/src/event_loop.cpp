@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <weft/detail/frame_allocator.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/tsan.hpp>
@@ -33,6 +34,11 @@ struct remote_queue {
 using detail::callback_base;
 using detail::task_record;
 using detail::tls_ctx;
+
+namespace {
+// An idle loop frees a ready queue grown past this many items (64 KiB).
+constexpr std::size_t ready_shrink_above = 8192;
+}  // namespace
 
 void handle::cancel() noexcept {
     if (cb_ != nullptr) detail::cancel_callback(cb_);
@@ -294,6 +300,11 @@ void event_loop::run_once() {
     // 2. Poll for I/O; wait only when nothing is ready.
     std::int64_t timeout = (!ready_.empty() || stopping_) ? 0 : next_timer_timeout();
     if (timeout != 0) {
+        // Going idle: the frame pool may hand in or trim memory, and may
+        // shorten the wait to come back when that is due.
+        timeout = detail::pool_idle(timeout);
+        // Likewise a ready queue that a burst grew (8 MB for a million tasks).
+        ready_.shrink_if_empty(ready_shrink_above);
         // Announce the sleep, then look at the remote queue (see push_remote).
         sleeping_.store(true, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <weft/detail/frame_allocator.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/event_loop.hpp>
@@ -206,6 +207,9 @@ void event_loop::park() {
             if (timeout < 0 || timeout > ms) timeout = ms;
             drain_unlinks();
         }
+        // Idle: this thread's free frames go back to the pool's depot, and
+        // the depot returns what it has held unused (frame_allocator.hpp).
+        timeout = detail::pool_idle(timeout);
         poller_.wait(timeout);  // our eventfd, a timer, or I/O ends it
         drop_cancelled_timers();
         collect_due_timers();

@@ -1,15 +1,33 @@
-// The frame pool: reuse, size classes, and frees from other threads.
+// The frame pool: reuse, size classes, frees from other threads, and giving
+// memory back (trim, threads that exit, loops that go idle).
+#include <chrono>
 #include <cstring>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include <weft/detail/frame_allocator.hpp>
+#include <weft/future.hpp>
+#include <weft/memory.hpp>
+#include <weft/run.hpp>
+#include <weft/sleep.hpp>
+#include <weft/task.hpp>
+#include <weft/task_handle.hpp>
 
 namespace {
 
 using weft::detail::pool_allocate;
+using weft::detail::pool_chunk_bytes;
 using weft::detail::pool_deallocate;
+using weft::detail::pool_put;
+using weft::detail::pool_reserve_bytes;
+using weft::detail::pool_take;
+
+std::size_t held() {
+    return weft::frame_pool_statistics().held_bytes;
+}
 
 TEST(FramePool, FreedBlocksAreReusedWithinASizeClass) {
 #if WEFT_SANITIZED
@@ -49,6 +67,116 @@ TEST(FramePool, ReservedMemoryStopsGrowingInSteadyState) {
     }
     EXPECT_EQ(weft::detail::pool_reserved_bytes(), reserved);
 #endif
+}
+
+// The pool itself (pool_take/pool_put), so this runs under sanitizers too.
+TEST(FramePool, TrimReturnsChunksWhoseObjectsAreAllFreeAndKeepsTheRest) {
+    weft::trim();
+    const std::size_t base = held();
+    constexpr std::size_t count = 100'000, size = 192;  // about 19 MB
+    std::vector<unsigned char*> ps(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        ps[i] = static_cast<unsigned char*>(pool_take(size));
+        std::memset(ps[i], static_cast<int>(i & 0xff), size);
+    }
+    ASSERT_GE(held(), base + count * size);
+    // Keep one object in every 2000 (each in its own chunk): those chunks stay.
+    std::set<std::uintptr_t> pinned;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (i % 2000 == 0) {
+            pinned.insert(reinterpret_cast<std::uintptr_t>(ps[i]) & ~(pool_chunk_bytes - 1));
+        } else {
+            pool_put(ps[i], size);
+        }
+    }
+    std::size_t returned = weft::trim();
+    EXPECT_GT(returned, count * size / 2);
+    EXPECT_GE(held(), pinned.size() * pool_chunk_bytes);
+    EXPECT_LE(held(), base + pool_reserve_bytes + pinned.size() * pool_chunk_bytes);
+    for (std::size_t i = 0; i < count; i += 2000) {
+        for (std::size_t b = 0; b < size; ++b)
+            ASSERT_EQ(ps[i][b], static_cast<unsigned char>(i & 0xff)) << "object " << i;
+        pool_put(ps[i], size);
+    }
+    weft::trim();
+    EXPECT_LE(held(), base + pool_reserve_bytes);
+    EXPECT_GE(weft::frame_pool_statistics().returned_bytes, returned);
+}
+
+// A thread's lists and chunk are handed in when it exits, and frees made on
+// another thread than the allocating one land on that thread's lists: all of
+// it can be trimmed afterwards.
+TEST(FramePool, MemoryOfExitedThreadsAndCrossThreadFreesIsTrimmed) {
+    weft::trim();
+    const std::size_t base = held();
+    constexpr std::size_t count = 50'000, size = 256;
+    std::vector<void*> ps(count);
+    std::thread producer([&] {
+        for (auto& p : ps)
+            p = pool_take(size);
+    });
+    producer.join();
+    std::thread consumer([&] {
+        for (void* p : ps)
+            pool_put(p, size);
+    });
+    consumer.join();
+    ASSERT_GE(held(), base + count * size);
+    weft::trim();
+    EXPECT_LE(held(), base + pool_reserve_bytes);
+}
+
+// Without trim(): a loop that goes idle hands in its lists and returns what
+// the pool has held unused for an idle period (shortened here to 20 ms).
+void idle_loop_gives_memory_back(int threads) {
+#if WEFT_SANITIZED
+    GTEST_SKIP() << "the runtime allocates with operator new under sanitizers";
+#else
+    struct period_guard {
+        period_guard() { weft::detail::pool_set_idle_period(20'000'000); }
+        ~period_guard() { weft::detail::pool_set_idle_period(0); }
+    } guard;
+    struct outcome {
+        std::size_t base, peak, after;
+    };
+    auto main_task = [threads]() -> weft::task<outcome> {
+        weft::trim();
+        outcome o{held(), 0, 0};
+        constexpr int n = 50'000;  // about 10 MB of frames
+        weft::future<void> go;
+        std::vector<weft::task_handle<void> > hs;
+        hs.reserve(n);
+        for (int i = 0; i < n; ++i)
+            hs.push_back(weft::create_task(
+                [](weft::future<void>& f) -> weft::task<void> { co_await f; }(go)));
+        co_await weft::sleep(std::chrono::milliseconds(1));
+        o.peak = held();
+        go.set_result();
+        for (auto& h : hs)
+            co_await h;
+        hs.clear();
+        // Idle: only this task's sleeps. The slack: a chunk per thread
+        // carved since (this task's timers, the workers' wake-ups).
+        const std::size_t bound =
+            o.base + pool_reserve_bytes + static_cast<std::size_t>(threads + 1) * pool_chunk_bytes;
+        for (int i = 0; i < 500 && held() > bound; ++i)
+            co_await weft::sleep(std::chrono::milliseconds(10));
+        o.after = held();
+        co_return o;
+    };
+    outcome o = weft::run(main_task(), weft::run_options{.threads = threads});
+    EXPECT_GE(o.peak, o.base + 5'000'000) << "the tasks' frames come from the pool";
+    EXPECT_LE(o.after, o.base + pool_reserve_bytes +
+                           static_cast<std::size_t>(threads + 1) * pool_chunk_bytes);
+#endif
+}
+
+TEST(FramePool, IdleAsyncioLoopGivesMemoryBack) {
+    idle_loop_gives_memory_back(1);
+}
+
+TEST(FramePool, IdleGoModeWorkersGiveMemoryBack) {
+    idle_loop_gives_memory_back(3);
 }
 
 }  // namespace

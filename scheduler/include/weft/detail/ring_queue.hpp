@@ -30,6 +30,18 @@ public:
     }
     T pop_front() noexcept { return buf_[head_++ & (cap_ - 1)]; }
     T& front() noexcept { return buf_[head_ & (cap_ - 1)]; }
+    std::size_t capacity() const noexcept { return cap_; }
+
+    // Frees the buffer of an empty queue that a burst grew past `keep` items,
+    // so that memory a burst needed once is not kept for the life of the
+    // queue; the next push starts small again and doubles as usual.
+    void shrink_if_empty(std::size_t keep) noexcept {
+        if (!empty() || cap_ <= keep) return;
+        std::free(buf_);
+        buf_ = nullptr;
+        cap_ = 0;
+        head_ = tail_ = 0;
+    }
 
 private:
     // Out of line, so that push_back's fast path stays a handful of
