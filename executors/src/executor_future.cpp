@@ -159,6 +159,7 @@ void job_awaiter_base::finish_wait() {
     if (wait_ != nullptr) {
         task_->clear_hook(this);
         if (wait_->state.load(std::memory_order_acquire) == job_wait::cancelled) {
+            task_->end_cancelled_wait(this);  // later cancels were this one
             if (has_message_) throw cancelled_error(message_);
             throw cancelled_error();
         }

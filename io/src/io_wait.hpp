@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <sys/types.h>
 
@@ -80,9 +81,10 @@ public:
 
     // True: the fd may be ready, try again. False: it was closed.
     bool await_resume() {
-        task_->clear_hook(this);
-        task_ = nullptr;
+        task_record* t = std::exchange(task_, nullptr);
+        t->clear_hook(this);
         if (result == cancelled) {
+            t->end_cancelled_wait(this);
             if (message_) throw cancelled_error(std::move(*message_));
             throw cancelled_error();
         }
@@ -95,11 +97,15 @@ private:
         auto* self = static_cast<io_wait*>(hook);
         io_entry* e = self->entry_;
         // The task's hook lock keeps the awaiter alive while we are here.
-        if (message) self->message_ = std::make_unique<std::string>(*message);
+        // The message is kept only by the cancel that ends the wait: a later
+        // one (the wait already cancelled) must not replace it.
+        std::unique_ptr<std::string> text;
+        if (message) text = std::make_unique<std::string>(*message);
         e->lock();
         if (self->linked) {
             e->unlink(self);
             self->result = cancelled;
+            self->message_ = std::move(text);
             e->unlock();
             self->task_->wake();
             return true;
@@ -107,11 +113,12 @@ private:
         if (self->result == pending) {
             // Not linked yet: await_suspend sees this and does not suspend.
             self->result = cancelled;
+            self->message_ = std::move(text);
             e->unlock();
             return true;
         }
         e->unlock();
-        return false;  // an event or a close got there first
+        return false;  // an event, a close or an earlier cancel got there first
     }
     static void on_fire(io_waiter* w) noexcept {
         task_record* t = static_cast<io_wait*>(w)->task_;

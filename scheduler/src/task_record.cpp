@@ -90,6 +90,18 @@ void task_record::cancel_hook_locked(cancel_hook* hook) noexcept {
         flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
 }
 
+void task_record::end_cancelled_wait(cancel_hook* h) noexcept {
+    std::uintptr_t w = lock_hook_word();
+    // 0: the awaiter cleared its hook already (it resumed, or its wait was
+    // cancelled before it could suspend); a cancel landing since is one
+    // that raced the wake-up, merged like one that came a moment earlier.
+    if (w == 0 || w == reinterpret_cast<std::uintptr_t>(h)) {
+        flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
+        w = 0;
+    }
+    unlock_hook_word(w);
+}
+
 void task_record::consume_must_cancel() {
     std::uintptr_t w = lock_hook_word();
     flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);

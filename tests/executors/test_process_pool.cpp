@@ -64,6 +64,12 @@ int sleep_ms(int ms) {
     return static_cast<int>(::getpid());
 }
 
+// A call that never ends by itself.
+int never_returns(int) {
+    for (;;)
+        ::pause();
+}
+
 enum class crash_kind : int { segfault, abort, exit3, kill_self, none };
 
 int crash(crash_kind how, int value) {
@@ -577,4 +583,71 @@ TEST(ProcessPoolOrphans, WorkersGoWhenTheOwnerProcessIsKilled) {
     EXPECT_TRUE(server_gone);
     EXPECT_FALSE(alive(pids[1]));
     EXPECT_TRUE(children().empty());
+}
+
+// ---- giving up on a submit() future: the running call is killed, as its own
+// per-call timeout would kill it, and a fresh worker serves the next call.
+
+TEST_P(ProcessPool, WaitForGivesUpOnARunningSubmittedCallAtTheDeadline) {
+    weft::process_pool_executor pool(1);
+    run([](weft::process_pool_executor& p) -> weft::task<void> {
+        int first = co_await p.submit(my_pid);
+        auto f = p.submit(sleep_ms, 3'000);  // the timeout must not wait for it
+        co_await weft::sleep(0.05);
+        EXPECT_TRUE(f.running());
+        auto t0 = std::chrono::steady_clock::now();
+        EXPECT_THROW(co_await weft::wait_for(f, 0.5), weft::timeout_error);
+        auto waited = std::chrono::steady_clock::now() - t0;
+        EXPECT_GE(waited, 450ms);
+        EXPECT_LT(waited, 1500ms);
+        EXPECT_TRUE(f.cancelled());
+        co_await wait_until_gone(first);
+        EXPECT_FALSE(alive(first));
+        int next = co_await p.submit(my_pid);
+        EXPECT_NE(next, first);
+    }(pool));
+}
+
+TEST_P(ProcessPool, ATimeoutScopeGivesUpOnARunningSubmittedCall) {
+    weft::process_pool_executor pool(1);
+    run([](weft::process_pool_executor& p) -> weft::task<void> {
+        int first = co_await p.submit(my_pid);
+        auto t0 = std::chrono::steady_clock::now();
+        weft::timeout_scope scope = weft::timeout(0.5);
+        EXPECT_THROW(co_await scope.run([](weft::process_pool_executor& pp) -> weft::task<void> {
+            co_await pp.submit(never_returns, 0);
+        }(p)),
+                     weft::timeout_error);
+        auto waited = std::chrono::steady_clock::now() - t0;
+        EXPECT_GE(waited, 450ms);
+        EXPECT_LT(waited, 1500ms);
+        co_await wait_until_gone(first);
+        if (alive(first)) {  // still running the call: the pool would wait for it forever
+            ADD_FAILURE() << "the call was not killed";
+            ::kill(first, SIGKILL);
+            co_return;
+        }
+        EXPECT_EQ(co_await p.submit(square, 7), 49);
+    }(pool));
+}
+
+TEST_P(ProcessPool, CancellingATaskAwaitingASubmittedCallKillsTheCall) {
+    weft::process_pool_executor pool(1);
+    run([](weft::process_pool_executor& p) -> weft::task<void> {
+        int first = co_await p.submit(my_pid);
+        auto f = p.submit(never_returns, 0);
+        auto waiter = weft::create_task(
+            [](weft::executor_future<int> fut) -> weft::task<int> { co_return co_await fut; }(f));
+        co_await weft::sleep(0.05);
+        waiter.cancel();
+        EXPECT_THROW(co_await waiter, weft::cancelled_error);
+        EXPECT_TRUE(f.cancelled());
+        co_await wait_until_gone(first);
+        if (alive(first)) {
+            ADD_FAILURE() << "the call was not killed";
+            ::kill(first, SIGKILL);
+            co_return;
+        }
+        EXPECT_EQ(co_await p.submit(square, 5), 25);
+    }(pool));
 }

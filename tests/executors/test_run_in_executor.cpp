@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,10 @@ public:
     void pass() {
         std::unique_lock lock(m_);
         cv_.wait(lock, [&] { return open_; });
+    }
+    void pass_within(std::chrono::milliseconds limit) {
+        std::unique_lock lock(m_);
+        cv_.wait_for(lock, limit, [&] { return open_; });
     }
 
 private:
@@ -349,4 +354,134 @@ TEST(RunInExecutorBareLoop, DefaultExecutorShutsDownAtClose) {
     }(&finished));
     loop.close();
     EXPECT_TRUE(finished.load());
+}
+
+// ---- giving up on a submit() future: wait_for, timeout scopes, cancel
+
+namespace {
+
+// A job that holds its thread until the test lets it go, or for 3 s at most
+// (a wait that does not give up at its deadline fails the test instead of
+// hanging it).
+int held_until_open(std::shared_ptr<gate> g, std::shared_ptr<std::atomic<bool>> started) {
+    started->store(true);
+    g->pass_within(3s);
+    return 7;
+}
+
+weft::task<void> until_started(const std::atomic<bool>& started) {
+    while (!started.load())
+        co_await weft::sleep(0.005);
+}
+
+}  // namespace
+
+TEST_P(RunInExecutor, WaitForGivesUpOnARunningSubmittedJobAtTheDeadline) {
+    // asyncio: wait_for(wrap_future(pool.submit(f)), 0.5) raises TimeoutError
+    // at 0.5 s; the thread cannot be stopped, so the job runs on unobserved
+    // and concurrent.futures' future still gets its result.
+    run([]() -> weft::task<void> {
+        weft::thread_pool_executor pool(1);
+        auto g = std::make_shared<gate>();
+        auto started = std::make_shared<std::atomic<bool>>(false);
+        auto f = pool.submit(held_until_open, g, started);
+        co_await until_started(*started);
+        auto t0 = std::chrono::steady_clock::now();
+        EXPECT_THROW(co_await weft::wait_for(f, 0.5), weft::timeout_error);
+        auto waited = std::chrono::steady_clock::now() - t0;
+        EXPECT_GE(waited, 450ms);
+        EXPECT_LT(waited, 1500ms);
+        EXPECT_FALSE(f.done());  // still running, not cancelled
+        g->open();
+        EXPECT_EQ(co_await f, 7);
+        EXPECT_EQ(co_await pool.submit(twice, 2), 4);  // the pool goes on
+    }());
+}
+
+TEST_P(RunInExecutor, AJobGivenUpOnFinishesLaterWithNobodyLeftToTell) {
+    // The awaiting task and every handle on the future are gone when the job
+    // ends: its result is dropped, nothing leaks (ASan) and nothing crashes.
+    auto g = std::make_shared<gate>();
+    auto started = std::make_shared<std::atomic<bool>>(false);
+    {
+        weft::thread_pool_executor pool(1);
+        run([](weft::thread_pool_executor& p, std::shared_ptr<gate> gt,
+               std::shared_ptr<std::atomic<bool>> st) -> weft::task<void> {
+            auto giver_up =
+                weft::create_task([](weft::thread_pool_executor& pp, std::shared_ptr<gate> g2,
+                                     std::shared_ptr<std::atomic<bool>> s2) -> weft::task<bool> {
+                    try {
+                        co_await weft::wait_for(pp.submit(held_until_open, g2, s2), 0.2);
+                    } catch (const weft::timeout_error&) {
+                        co_return true;
+                    }
+                    co_return false;
+                }(p, gt, st));
+            EXPECT_TRUE(co_await giver_up);
+            EXPECT_TRUE(st->load());
+        }(pool, g, started));
+        g->open();  // the job ends after its loop is gone; the pool joins it
+    }
+    EXPECT_TRUE(started->load());
+}
+
+TEST_P(RunInExecutor, ATimeoutScopeGivesUpOnARunningSubmittedJob) {
+    run([]() -> weft::task<void> {
+        weft::thread_pool_executor pool(1);
+        auto g = std::make_shared<gate>();
+        auto started = std::make_shared<std::atomic<bool>>(false);
+        auto f = pool.submit(held_until_open, g, started);
+        co_await until_started(*started);
+        auto t0 = std::chrono::steady_clock::now();
+        weft::timeout_scope scope = weft::timeout(0.5);
+        // Inside a wait_for of its own as well as awaited directly: both give up.
+        EXPECT_THROW(co_await scope.run([](weft::executor_future<int> fut) -> weft::task<void> {
+            co_await weft::wait_for(fut, 60.0);
+        }(f)),
+                     weft::timeout_error);
+        auto waited = std::chrono::steady_clock::now() - t0;
+        EXPECT_GE(waited, 450ms);
+        EXPECT_LT(waited, 1500ms);
+        weft::timeout_scope direct = weft::timeout(0.2);
+        EXPECT_THROW(co_await direct.run([](weft::executor_future<int> fut) -> weft::task<void> {
+            co_await fut;
+        }(f)),
+                     weft::timeout_error);
+        EXPECT_FALSE(f.done());
+        g->open();
+        EXPECT_EQ(co_await f, 7);
+        EXPECT_EQ(co_await pool.submit(twice, 3), 6);
+    }());
+}
+
+TEST_P(RunInExecutor, TwoCancelsOfATaskAwaitingAJobAreOne) {
+    run([]() -> weft::task<void> {
+        weft::thread_pool_executor pool(1);
+        auto g = std::make_shared<gate>();
+        auto started = std::make_shared<std::atomic<bool>>(false);
+        auto f = pool.submit(held_until_open, g, started);
+        co_await until_started(*started);
+        auto waiter = weft::create_task([](weft::executor_future<int> fut) -> weft::task<int> {
+            int errors = 0;
+            try {
+                co_await fut;
+            } catch (const weft::cancelled_error& e) {
+                ++errors;
+                EXPECT_EQ(e.message(), "first");
+                EXPECT_EQ(weft::current_task().uncancel(), 1);
+            }
+            try {
+                co_await weft::sleep(0.01);
+            } catch (const weft::cancelled_error&) {
+                ++errors;  // the second cancel delivered again
+            }
+            co_return errors;
+        }(f));
+        co_await weft::sleep(0.05);
+        EXPECT_TRUE(waiter.cancel("first"));
+        EXPECT_TRUE(waiter.cancel("second"));  // same step: the waiter cannot run between
+        EXPECT_EQ(co_await waiter, 1);
+        g->open();
+        EXPECT_EQ(co_await f, 7);
+    }());
 }

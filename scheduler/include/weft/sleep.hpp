@@ -98,6 +98,7 @@ protected:
             timer_->release();
             timer_ = nullptr;
             if (was_cancelled) {
+                self_->end_cancelled_wait(this);
                 if (message_) throw cancelled_error(std::move(*message_));
                 throw cancelled_error();
             }

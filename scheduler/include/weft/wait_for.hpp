@@ -8,7 +8,8 @@
 //     cm.expired();                                      // which becomes timeout_error
 //
 // On timeout wait_for cancels the awaited task and waits for it to finish
-// before raising, so nothing it started is still running afterwards. Negative
+// before raising, so nothing it started is still running afterwards (except
+// an executor's job that cannot be stopped: see cancel_and_wait). Negative
 // or NaN timeouts raise std::invalid_argument.
 #pragma once
 
@@ -34,7 +35,10 @@ namespace weft {
 
 namespace detail {
 
-// asyncio's _cancel_and_wait: cancel `f` and wait until it is done.
+// asyncio's _cancel_and_wait: cancel `f` and wait until it is done. A job
+// that declines (an executor's, running on a thread that cannot be stopped)
+// is not waited for: asyncio waits for wrap_future's own future, which is
+// cancelled at once; the job runs on, and its result is nobody's business.
 template <class H>
 task<void> cancel_and_wait(H& f) {
     future<void> waiter(get_running_loop());
@@ -42,8 +46,7 @@ task<void> cancel_and_wait(H& f) {
     f.add_done_callback(cb);
     std::exception_ptr failure;
     try {
-        f.cancel();
-        co_await waiter;
+        if (f.cancel() || !core_of(f)->declined_cancel()) co_await waiter;
     } catch (...) {
         failure = std::current_exception();
     }
@@ -89,7 +92,7 @@ task<typename detail::traits_of<A>::value_type> wait_for(A aw, std::optional<tim
     if (limit <= 0) {
         if (fut.done()) co_return detail::result_of<owned>(fut);
         co_await detail::cancel_and_wait(fut);
-        if (fut.cancelled()) throw timeout_error();
+        if (fut.cancelled() || !fut.done()) throw timeout_error();
         co_return detail::result_of<owned>(fut);
     }
 
@@ -113,7 +116,8 @@ task<typename detail::traits_of<A>::value_type> wait_for(A aw, std::optional<tim
     // Make sure the task is not running once wait_for returns.
     co_await detail::cancel_and_wait(fut);
     if (cancelled) std::rethrow_exception(cancelled);
-    if (fut.cancelled()) throw timeout_error();
+    // Not done: a job that declined the cancel runs on, unobserved.
+    if (fut.cancelled() || !fut.done()) throw timeout_error();
     co_return detail::result_of<owned>(fut);
 }
 

@@ -14,9 +14,12 @@
 //     once; a queued job never runs, a running one is stopped where the
 //     executor can (a process pool kills its worker) and otherwise finishes
 //     with its result dropped.
-// A task awaiting either kind that is cancelled wakes at once with
-// cancelled_error and cancels the job by the future's rule (asyncio's
-// wrap_future); the job's result, if it still comes, is dropped.
+// A task that gives up awaiting either kind (it is cancelled, or the deadline
+// of a wait_for or timeout scope passes) stops at once, as with asyncio's
+// wrap_future: a queued job is cancelled, a running process-pool call is
+// killed (its future ends cancelled), a running thread-pool job finishes
+// unobserved (a submit() future still gets its result; run_in_executor's is
+// cancelled and drops it). See job_base::cancel_awaited.
 //
 // Awaiting: the task first polls the job from its loop for a few tens of
 // microseconds (detail::job_spin_ns), so a short job comes back without an

@@ -7,6 +7,7 @@
 #include <coroutine>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include <weft/detail/future_core.hpp>
 #include <weft/detail/task_record.hpp>
@@ -132,8 +133,16 @@ protected:
     // and rethrow the target's cancellation or exception.
     void finish_wait() {
         if (self_ != nullptr) {
-            self_->clear_hook(this);
-            self_ = nullptr;
+            task_record* t = std::exchange(self_, nullptr);
+            if (WEFT_UNLIKELY(target_->cancelled())) {
+                // asyncio throws the target's CancelledError into the task
+                // and drops _must_cancel: cancels that came while the task
+                // waited on a cancelled target are one delivery, with the
+                // target's message.
+                t->end_cancelled_wait(this);
+                target_->rethrow_if_failed("await");
+            }
+            t->clear_hook(this);
         }
         check_cancelled();
         target_->rethrow_if_failed("await");

@@ -115,6 +115,12 @@ public:
     bool cancel_plain(const std::string* message);
     // Dispatches to this kind's cancel (a task requests cancellation instead).
     bool cancel(const std::string* message) { return ops_->cancel(this, message); }
+    // After cancel() returned false: whether the future declined, rather than
+    // being done (or being completed) already. Only an executor's job does:
+    // one running on a thread that cannot be stopped completes on its own
+    // later. Whoever waits for it stops waiting, as asyncio's wrap_future
+    // cancels its own future whatever the job does.
+    bool declined_cancel() const noexcept { return (flags() & (f_completing | f_done_mask)) == 0; }
 
     // ---- results (only once done)
     const std::exception_ptr& exception_unchecked() const noexcept { return exception_; }

@@ -98,6 +98,16 @@ public:
             }
         }
     }
+    // For an awaiter about to throw the cancelled_error of a wait its hook
+    // cancelled (or of an awaited target that ended cancelled): clears `h` if
+    // it is still the hook and drops must_cancel, under the hook lock. A
+    // cancel that came after the first and found the wait cancelled already
+    // set must_cancel; it is the same cancellation, delivered once, as
+    // asyncio's Task.__step clears _must_cancel when what it throws in is a
+    // CancelledError already (cancelling() still counts both). Hooks of
+    // other awaiters are left alone: a cancel they deferred is theirs.
+    void end_cancelled_wait(cancel_hook* h) noexcept;
+
     // The check every weft awaitable makes when it resumes: throws
     // cancelled_error if a cancel arrived while no hook could take it.
     void throw_if_must_cancel() {

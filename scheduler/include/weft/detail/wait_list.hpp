@@ -75,8 +75,10 @@ public:
     state_t state() const noexcept { return state_; }
     bool is_cancelled() const noexcept { return state_ == cancelled; }
     task_record* task() const noexcept { return task_; }
-    // Throws the cancelled_error the hook was given (after a cancelled wait).
+    // Throws the cancelled_error the hook was given (after a cancelled wait),
+    // as the one delivery of every cancel that reached the task meanwhile.
     [[noreturn]] void throw_cancelled() {
+        if (task_ != nullptr) task_->end_cancelled_wait(this);
         if (message_) throw cancelled_error(std::move(*message_));
         throw cancelled_error();
     }

@@ -107,6 +107,27 @@ public:
         return true;
     }
 
+    // cancel() through the future's ops, which is how weft itself cancels a
+    // job: a task that stops awaiting it (cancelled, or past a wait_for or
+    // timeout deadline), wait_for, gather, or the job seen as a weft::future.
+    // asyncio's rule whatever the policy, as far as the executor can follow
+    // it (asyncio awaits wrap_future's future, which is cancelled at once): a
+    // queued job never runs; a running one is stopped where the executor can
+    // (a process pool kills its worker, as its own per-call timeout does);
+    // one running on a thread declines (false, not done): it finishes
+    // unobserved, and a concurrent.futures holder still gets its result.
+    bool cancel_awaited(const std::string* message) {
+        if (policy_ == cancel_policy::asyncio) return cancel_job(message);
+        future_core* f = core_;
+        if (skip()) return f->cancel_plain(message);
+        if (interrupt == nullptr || phase() != running) return false;
+        if (!f->try_claim()) return false;  // finished meanwhile
+        f->set_cancel_message_claimed(message);
+        interrupt(this);
+        f->publish(f_cancelled);
+        return true;
+    }
+
 private:
     bool skip() noexcept {
         std::uint8_t q = queued;
@@ -152,7 +173,7 @@ public:
         delete static_cast<Derived*>(static_cast<job_state*>(f));
     }
     static bool cancel(future_core* f, const std::string* message) {
-        return static_cast<job_state*>(f)->cancel_job(message);
+        return static_cast<job_state*>(f)->cancel_awaited(message);
     }
     template <class Derived>
     static constexpr future_ops ops_for{&destroy<Derived>, &cancel};
