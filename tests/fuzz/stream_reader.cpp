@@ -204,55 +204,12 @@ public:
 
     weft::task<void> run(input in) {
         while (!in.empty()) {
-            std::uint8_t code = in.byte();
-            switch (code % 16) {
-                case 0:
-                case 1:
-                case 2:
-                case 3: {  // data, in chunks of up to 32 bytes
-                    std::string chunk = in.bytes(in.byte() % 33);
-                    bool refused = false;
-                    try {
-                        r_.feed_data(chunk);
-                    } catch (const std::logic_error&) {
-                        refused = true;
-                    }
-                    if (refused != m_.eof) fail("feed_data after feed_eof: refused iff at eof");
-                    if (!refused) m_.buf += chunk;
-                    break;
-                }
-                case 4:
-                    r_.feed_eof();
-                    m_.eof = true;
-                    break;
-                case 5:
-                case 6:
-                    co_await begin(op{op::readline, {}, 0, {}});
-                    break;
-                case 7:
-                case 8:  // a separator of 0 to 4 bytes (0: refused)
-                    co_await begin(op{op::readuntil, in.bytes(in.byte() % 5), 0, {}});
-                    break;
-                case 9:
-                case 10:
-                    co_await begin(op{op::readexactly, {}, in.byte() % 48, {}});
-                    break;
-                case 11:
-                case 12:  // -1 (everything) to 46
-                    co_await begin(
-                        op{op::read, {}, static_cast<std::ptrdiff_t>(in.byte() % 48) - 1, {}});
-                    break;
-                case 13:
-                    if ((code & 0xf0) == 0xf0) {  // rarely: everything raises from now on
-                        r_.set_exception(
-                            std::make_exception_ptr(std::runtime_error("fuzz: set_exception")));
-                        m_.failed = true;
-                    }
-                    break;
-                default:
-                    if (!pending_) check_buffer();
-                    break;
-            }
+            // The ops are decoded here and awaited below, outside the switch:
+            // GCC 12 relocates a temporary with a destructor (an op) that is
+            // made in a co_await expression under a case label, then frees
+            // it from its old address.
+            std::optional<op> read = next(in);
+            if (read) co_await begin(std::move(*read));
             co_await settle();
         }
         if (pending_) {
@@ -268,6 +225,54 @@ public:
     }
 
 private:
+    // Carries out the next op that is not a read; returns the read to start.
+    std::optional<op> next(input& in) {
+        std::uint8_t code = in.byte();
+        switch (code % 16) {
+            case 0:
+            case 1:
+            case 2:
+            case 3: {  // data, in chunks of up to 32 bytes
+                std::string chunk = in.bytes(in.byte() % 33);
+                bool refused = false;
+                try {
+                    r_.feed_data(chunk);
+                } catch (const std::logic_error&) {
+                    refused = true;
+                }
+                if (refused != m_.eof) fail("feed_data after feed_eof: refused iff at eof");
+                if (!refused) m_.buf += chunk;
+                return std::nullopt;
+            }
+            case 4:
+                r_.feed_eof();
+                m_.eof = true;
+                return std::nullopt;
+            case 5:
+            case 6:
+                return op{op::readline, {}, 0, {}};
+            case 7:
+            case 8:  // a separator of 0 to 4 bytes (0: refused)
+                return op{op::readuntil, in.bytes(in.byte() % 5), 0, {}};
+            case 9:
+            case 10:
+                return op{op::readexactly, {}, in.byte() % 48, {}};
+            case 11:
+            case 12:  // -1 (everything) to 46
+                return op{op::read, {}, static_cast<std::ptrdiff_t>(in.byte() % 48) - 1, {}};
+            case 13:
+                if (code == 0xfd) {  // rarely: every read raises from now on
+                    r_.set_exception(
+                        std::make_exception_ptr(std::runtime_error("fuzz: set_exception")));
+                    m_.failed = true;
+                }
+                return std::nullopt;
+            default:
+                if (!pending_) check_buffer();
+                return std::nullopt;
+        }
+    }
+
     void check_buffer() {
         if (r_.buffered() != m_.buf.size()) {
             fail("buffered() is " + std::to_string(r_.buffered()) + ", the model holds " +

@@ -306,7 +306,8 @@ struct min_encoded_size<std::string> {
 };
 template <class T, std::size_t N>
 requires(!raw_encodable<std::array<T, N>>) struct min_encoded_size<std::array<T, N>> {
-    static constexpr std::size_t value = std::max<std::size_t>(1, min_encoded_size_v<T>* N);
+    static constexpr std::size_t each = min_encoded_size_v<T>;
+    static constexpr std::size_t value = N == 0 ? 1 : each * N;
 };
 template <class A, class B>
 requires(!raw_encodable<std::pair<A, B>>) struct min_encoded_size<std::pair<A, B>> {
