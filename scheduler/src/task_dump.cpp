@@ -37,7 +37,7 @@ const task_promise_base* promise_at(void* frame) noexcept {
     return &static_cast<const task_promise_base&>(h.promise());
 }
 
-void append_location(std::string& out, const std::source_location& where) {
+void append_location(std::string& out, const source_location& where) {
     out += "    ";
     out += where.function_name();
     out += " at ";

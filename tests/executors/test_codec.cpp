@@ -85,3 +85,52 @@ TEST(Codec, WhatCanTravelIsKnownAtCompileTime) {
     static_assert(!weft::encodable<std::vector<std::unique_ptr<int>>>);
     SUCCEED();
 }
+
+// A bool is one byte, 0 or 1: any other byte is corruption, not a bool (made
+// into one, it is undefined behaviour). The same for an optional's flag,
+// which keeps the encoding canonical: a value encodes back to its bytes.
+TEST(Codec, BoolAndOptionalFlagsOtherThanZeroOrOneAreRefused) {
+    EXPECT_EQ(round_trip(true), true);
+    EXPECT_EQ(round_trip(false), false);
+    EXPECT_EQ(round_trip(std::vector<bool>{true, false, true}),
+              (std::vector<bool>{true, false, true}));
+    const char two = 2;
+    weft::byte_reader as_bool(&two, 1);
+    EXPECT_THROW(as_bool.get<bool>(), weft::codec_error);
+    weft::byte_reader as_optional(&two, 1);
+    EXPECT_THROW(as_optional.get<std::optional<char>>(), weft::codec_error);
+    // A trivially copyable optional is not sent as its bytes: its flag and a
+    // bool inside are checked too.
+    EXPECT_EQ(round_trip(std::optional<int>(5)), std::optional<int>(5));
+    EXPECT_EQ(round_trip(std::optional<bool>(false)), std::optional<bool>(false));
+    EXPECT_EQ(round_trip(std::array<bool, 2>{true, false}), (std::array<bool, 2>{true, false}));
+    const char engaged_97[] = {1, 97};
+    weft::byte_reader as_optional_bool(engaged_97, sizeof engaged_97);
+    EXPECT_THROW(as_optional_bool.get<std::optional<bool>>(), weft::codec_error);
+    std::string flags("\x01\x01\x07", 3);  // vector<bool>{...}: count 3, then the bytes
+    std::uint64_t three = 3;
+    flags.insert(0, reinterpret_cast<const char*>(&three), sizeof three);
+    weft::byte_reader as_vector(flags.data(), flags.size());
+    EXPECT_THROW(as_vector.get<std::vector<bool>>(), weft::codec_error);
+}
+
+// A count of elements is checked against the fewest bytes each can take:
+// three strings need 24 bytes of lengths at least.
+TEST(Codec, CountsAreCheckedAgainstTheSmallestEncodedElement) {
+    static_assert(weft::detail::min_encoded_size_v<std::string> == 8);
+    static_assert(weft::detail::min_encoded_size_v<std::pair<std::string, int>> == 12);
+    static_assert(weft::detail::min_encoded_size_v<std::array<std::string, 4>> == 32);
+    static_assert(weft::detail::min_encoded_size_v<std::optional<std::string>> == 1);
+    std::uint64_t three = 3;
+    std::string bytes(reinterpret_cast<const char*>(&three), sizeof three);
+    bytes += std::string(16, '\0');  // room for two empty strings, not three
+    weft::byte_reader r(bytes.data(), bytes.size());
+    try {
+        r.get<std::vector<std::string>>();
+        ADD_FAILURE() << "decoded three strings from 16 bytes";
+    } catch (const weft::codec_error& e) {
+        EXPECT_NE(std::string(e.what()).find("a length of 3 is more than the data holds"),
+                  std::string::npos)
+            << e.what();
+    }
+}

@@ -20,7 +20,13 @@ weft::task<int> answer(int* runs) {
 // counts it for each idle task; it must not grow by accident (a field
 // added in the wrong place costs 8 bytes of padding).
 TEST(Task, PromiseOverheadStaysAt96Bytes) {
+#if defined(__cpp_lib_source_location)
     EXPECT_LE(sizeof(weft::detail::task_promise<void>), 96u);
+#else
+    // Without std::source_location (Clang 14 on libstdc++ 12) the location's
+    // stand-in takes 16 bytes more (detail/source_location.hpp).
+    EXPECT_LE(sizeof(weft::detail::task_promise<void>), 112u);
+#endif
     EXPECT_LE(sizeof(weft::detail::task_record), 88u);
 }
 

@@ -17,11 +17,11 @@
 #include <exception>
 #include <memory>
 #include <new>
-#include <source_location>
 #include <type_traits>
 #include <utility>
 
 #include <weft/detail/frame_allocator.hpp>
+#include <weft/detail/source_location.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/errors.hpp>
 
@@ -59,7 +59,7 @@ struct result_slot<void> {
 // Everything a task promise does that does not depend on T.
 class task_promise_base : public task_record {
 public:
-    task_promise_base(const future_ops* ops, std::source_location loc) noexcept
+    task_promise_base(const future_ops* ops, source_location loc) noexcept
         : task_record(ops, nullptr, 1, f_is_task), where(loc) {}
 
     static void* operator new(std::size_t size) { return pool_allocate(size); }
@@ -100,10 +100,11 @@ public:
     // For task dumps (task_dump.cpp), which walk a task's chain of suspended
     // coroutines: `magic` tells this promise from other coroutine types
     // (it sits in padding after `consumed`), `where` is the coroutine
-    // function (one pointer, filled by the compiler at the call).
+    // function (one pointer, filled by the compiler at the call; three words
+    // where std::source_location is missing: see detail/source_location.hpp).
     static constexpr std::uint32_t frame_magic = 0x7466'6577;  // "weft"
     std::uint32_t magic = frame_magic;
-    std::source_location where;
+    source_location where;
 };
 
 template <class T>
@@ -111,7 +112,7 @@ class task_promise final : public task_promise_base {
 public:
     // The default argument is evaluated where the compiler constructs the
     // promise, in the coroutine: it names the coroutine function.
-    explicit task_promise(std::source_location loc = std::source_location::current()) noexcept
+    explicit task_promise(source_location loc = source_location::current()) noexcept
         : task_promise_base(&ops, loc) {}
     ~task_promise() {
         if (has_value_) slot_.destroy();
@@ -150,7 +151,7 @@ inline const future_ops task_promise<T>::ops{&task_promise<T>::destroy_frame,
 template <>
 class task_promise<void> final : public task_promise_base {
 public:
-    explicit task_promise(std::source_location loc = std::source_location::current()) noexcept
+    explicit task_promise(source_location loc = source_location::current()) noexcept
         : task_promise_base(&ops, loc) {}
     task<void> get_return_object() noexcept;
     void return_void() noexcept {}

@@ -22,8 +22,15 @@
 // std::tuple, std::optional of encodable types. A pointer is refused at
 // compile time: the worker could only see its own copy of the memory (a
 // struct with a pointer member cannot be told apart; give it a codec).
+//
+// Decoding checks what it reads: bytes that are short, a length longer than
+// the bytes left, or a bool or optional flag other than 0 or 1 raise
+// codec_error, and nothing is allocated beyond a small multiple of the input's
+// size. (A plain struct's members are taken as sent: a bool member of one
+// is only as good as the sender.)
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <concepts>
@@ -111,12 +118,45 @@ private:
 namespace detail {
 
 // Sent as their bytes: trivially copyable, and not something that points into
-// the sender's memory.
+// the sender's memory, nor what holds a bool. A byte other than 0 or 1 is no bool
+// (reading it as one is undefined behaviour), so bool, std::optional (its
+// flag; a trivially copyable one would otherwise go as its bytes) and arrays
+// of them have codecs that check.
+template <class T>
+struct holds_bool : std::is_same<T, bool> {};
+template <class T>
+struct holds_bool<std::optional<T>> : std::true_type {};
+template <class T, std::size_t N>
+struct holds_bool<std::array<T, N>> : holds_bool<std::remove_cv_t<T>> {};
+
 template <class T>
 concept raw_encodable =
     std::is_trivially_copyable_v<T> && std::is_object_v<T> && !std::is_pointer_v<T> &&
-    !std::is_member_pointer_v<T> && !std::is_array_v<T> && !std::is_same_v<T, std::nullptr_t>;
+    !std::is_member_pointer_v<T> && !std::is_array_v<T> && !std::is_same_v<T, std::nullptr_t> &&
+    !holds_bool<std::remove_cv_t<T>>::value;
 
+// The fewest bytes a T takes encoded, so that a count can be checked against
+// the bytes left before anything is allocated for it. A codec of your own is
+// taken to write at least one byte.
+template <class T>
+struct min_encoded_size {
+    static constexpr std::size_t value = 1;
+};
+template <class T>
+inline constexpr std::size_t min_encoded_size_v = min_encoded_size<T>::value;
+
+// A byte that must be 0 or 1 (a bool, an optional's flag).
+inline bool get_flag(byte_reader& r, const char* what) {
+    unsigned char b;
+    r.read(&b, 1);
+    if (b > 1) {
+        throw codec_error(std::string("weft::codec: ") + what + " byte is " + std::to_string(b) +
+                          ", not 0 or 1");
+    }
+    return b == 1;
+}
+
+// A count of elements that take at least `element_size` bytes each.
 inline std::uint64_t get_count(byte_reader& r, std::size_t element_size) {
     std::uint64_t n;
     r.read(&n, sizeof n);
@@ -140,6 +180,15 @@ struct codec<T> {
         r.read(raw.data(), sizeof(T));
         return std::bit_cast<T>(raw);
     }
+};
+
+template <>
+struct codec<bool> {
+    static void encode(byte_writer& w, bool b) {
+        unsigned char byte = b ? 1 : 0;
+        w.write(&byte, 1);
+    }
+    static bool decode(byte_reader& r) { return detail::get_flag(r, "a bool"); }
 };
 
 template <>
@@ -176,9 +225,11 @@ struct codec<std::vector<T>> {
             r.read(v.data(), n * sizeof(T));
             return v;
         } else {
-            std::uint64_t n = detail::get_count(r, 1);
+            std::uint64_t n = detail::get_count(r, detail::min_encoded_size_v<T>);
             std::vector<T> v;
-            v.reserve(n);
+            // Up front, no more than about the bytes left: a T in memory can
+            // be far larger than encoded (an empty string: 32 bytes for 8).
+            v.reserve(std::min<std::uint64_t>(n, r.remaining() / sizeof(T) + 1));
             for (std::uint64_t i = 0; i < n; ++i)
                 v.push_back(codec<T>::decode(r));
             return v;
@@ -233,11 +284,41 @@ requires(encodable<T> && !detail::raw_encodable<std::optional<T>>) struct codec<
         if (has) codec<T>::encode(w, *o);
     }
     static std::optional<T> decode(byte_reader& r) {
-        unsigned char has;
-        r.read(&has, 1);
-        if (has == 0) return std::nullopt;
+        if (!detail::get_flag(r, "an optional's flag")) return std::nullopt;
         return codec<T>::decode(r);
     }
 };
+
+namespace detail {
+
+template <class T>
+requires raw_encodable<T>
+struct min_encoded_size<T> {
+    static constexpr std::size_t value = sizeof(T);
+};
+template <class T>
+struct min_encoded_size<std::vector<T>> {
+    static constexpr std::size_t value = sizeof(std::uint64_t);
+};
+template <>
+struct min_encoded_size<std::string> {
+    static constexpr std::size_t value = sizeof(std::uint64_t);
+};
+template <class T, std::size_t N>
+requires(!raw_encodable<std::array<T, N>>) struct min_encoded_size<std::array<T, N>> {
+    static constexpr std::size_t each = min_encoded_size_v<T>;
+    static constexpr std::size_t value = N == 0 ? 1 : each * N;
+};
+template <class A, class B>
+requires(!raw_encodable<std::pair<A, B>>) struct min_encoded_size<std::pair<A, B>> {
+    static constexpr std::size_t value = min_encoded_size_v<A> + min_encoded_size_v<B>;
+};
+template <class... T>
+requires(!raw_encodable<std::tuple<T...>> &&
+         sizeof...(T) > 0) struct min_encoded_size<std::tuple<T...>> {
+    static constexpr std::size_t value = (min_encoded_size_v<T> + ...);
+};
+
+}  // namespace detail
 
 }  // namespace weft

@@ -70,6 +70,17 @@ extern __thread pool_cache tls_pool;
 void* pool_allocate_slow(std::size_t size);
 void pool_deallocate_slow(void* p, std::size_t size) noexcept;
 
+// ::operator delete(p, size) where the compiler has sized deallocation: Clang
+// before 19 leaves it off unless given -fsized-deallocation, and libstdc++
+// then does not declare the sized form. The unsized one frees the same memory.
+inline void global_delete(void* p, [[maybe_unused]] std::size_t size) noexcept {
+#if defined(__cpp_sized_deallocation)
+    ::operator delete(p, size);
+#else
+    ::operator delete(p);
+#endif
+}
+
 // The pool itself, whatever the build: a pop from this thread's list, else
 // the slow path.
 inline void* pool_take(std::size_t size) {
@@ -85,7 +96,7 @@ inline void* pool_take(std::size_t size) {
 }
 
 inline void pool_put(void* p, std::size_t size) noexcept {
-    if (WEFT_UNLIKELY(size > pool_max_size || size == 0)) return ::operator delete(p, size);
+    if (WEFT_UNLIKELY(size > pool_max_size || size == 0)) return global_delete(p, size);
     std::size_t cls = (size - 1) / pool_granule;
     pool_cache& c = tls_pool;
     if (WEFT_LIKELY(c.count[cls] < pool_list_limit && c.state == pool_state_active)) {
@@ -108,7 +119,7 @@ inline void* pool_allocate(std::size_t size) {
 
 inline void pool_deallocate(void* p, std::size_t size) noexcept {
 #if WEFT_SANITIZED
-    ::operator delete(p, size);
+    global_delete(p, size);
 #else
     pool_put(p, size);
 #endif
