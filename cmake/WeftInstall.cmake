@@ -2,7 +2,9 @@
 # so that an outside project can find_package(weft) and link weft::weft.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS weft weft_scheduler weft_io weft_executors
+# weft::cli (weft/cli.hpp) is exported with the rest; only it names CLI11,
+# which find_package(weft COMPONENTS cli) requires (weftConfig.cmake.in).
+install(TARGETS weft weft_cli weft_scheduler weft_io weft_executors
         EXPORT weftTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

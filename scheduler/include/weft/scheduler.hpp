@@ -10,6 +10,7 @@
 #include <weft/future.hpp>
 #include <weft/gather.hpp>
 #include <weft/lock.hpp>
+#include <weft/parallelism.hpp>
 #include <weft/queue.hpp>
 #include <weft/run.hpp>
 #include <weft/semaphore.hpp>
