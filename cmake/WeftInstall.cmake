@@ -8,7 +8,9 @@ include(CMakePackageConfigHelpers)
 set_target_properties(weft_scheduler weft_io weft_executors PROPERTIES
     VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
 
-install(TARGETS weft weft_scheduler weft_io weft_executors
+# weft::cli (weft/cli.hpp) is exported with the rest; only it names CLI11,
+# which find_package(weft COMPONENTS cli) requires (weftConfig.cmake.in).
+install(TARGETS weft weft_cli weft_scheduler weft_io weft_executors
         EXPORT weftTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -3,6 +3,7 @@
 //
 //     echo_client --port 8888 --message hello --count 3
 #include <cstdio>
+#include <limits>
 #include <string>
 
 #include <weft/cli.hpp>
@@ -34,10 +35,11 @@ int main(int argc, char** argv) {
     weft::cli::add_threads(app, threads);
     int port = 8888, count = 3;
     std::string host = "127.0.0.1", message = "hello";
-    app.add_option("--port", port, "server port")->check(CLI::Range(1, 65535));
+    app.add_option("--port", port, "server port")->check(weft::cli::whole_number(1, 65535));
     app.add_option("--host", host, "server host (a name or an address)");
     app.add_option("--message", message, "what to send");
-    app.add_option("--count", count, "how many times")->check(CLI::PositiveNumber);
+    app.add_option("--count", count, "how many times")
+        ->check(weft::cli::whole_number(1, std::numeric_limits<int>::max()));
     weft::cli::parse(app, argc, argv);
     try {
         return weft::run(talk(host, port, message, count), {.threads = threads});

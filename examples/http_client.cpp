@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     weft::cli::add_threads(app, threads);
     int port = 8000;
     std::string host = "127.0.0.1";
-    app.add_option("--port", port, "http_server's port")->check(CLI::Range(1, 65535));
+    app.add_option("--port", port, "http_server's port")->check(weft::cli::whole_number(1, 65535));
     app.add_option("--host", host, "http_server's host");
     weft::cli::parse(app, argc, argv);
     try {

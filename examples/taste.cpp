@@ -1,6 +1,7 @@
 // The example of README.md (tests/readme_check.cmake keeps the two identical).
 #include <cstdio>
 
+#include <weft/cli.hpp>
 #include <weft/weft.hpp>
 
 weft::task<std::string> fetch(int id, double delay) {

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -93,17 +94,17 @@ int main(int argc, char** argv) {
     app.add_option("--n", size.n,
                    "override the main size: N tasks, fib's n, skynet's leaves (a power of 10), "
                    "yield_many's T, ping_pong's P, executor_rtt's and process_rtt's K")
-        ->check(CLI::PositiveNumber);
+        ->check(weft::cli::whole_number(1L, std::numeric_limits<long>::max()));
     app.add_option("--m", size.m,
                    "override M (yield_many's yields per task, ping_pong's round trips)")
-        ->check(CLI::PositiveNumber);
+        ->check(weft::cli::whole_number(1L, std::numeric_limits<long>::max()));
     app.add_option("--port", size.port, "echo: the TCP port to serve on, 127.0.0.1 (0: any)")
-        ->check(CLI::Range(0, 65535));
+        ->check(weft::cli::whole_number(0, 65535));
     double blocking_threshold_ms = 10;
     app.add_option("--blocking-threshold-ms", blocking_threshold_ms,
                    "Go mode: a step blocked this long has its worker's loop handed to another "
                    "thread (run_options::blocking_threshold); 0 turns the monitor off")
-        ->check(CLI::Range(0.0, 60000.0));
+        ->check(weft::cli::number(0.0, 60000.0));
     bool json = false, list = false, quiet = false;
     app.add_flag("--json", json, "print one JSON document on stdout instead of result lines");
     app.add_flag("--list", list,

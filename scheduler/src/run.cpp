@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -12,6 +14,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <weft/errors.hpp>
+#include <weft/parallelism.hpp>
 #include <weft/run.hpp>
 
 #include "task_dump_internal.hpp"
@@ -122,37 +126,80 @@ bool runner::run_main(task_ref main) {
 }
 
 int resolve_threads(const run_options& options) {
-    if (options.threads < 0) {
-        throw std::invalid_argument("weft::run: threads must be >= 1, got " +
-                                    std::to_string(options.threads));
-    }
-    if (options.threads > 0) return options.threads;
+    if (options.threads != 0) return check_thread_count(options.threads, "run_options::threads");
     const char* env = std::getenv("WEFT_THREADS");
+    // Set but empty is unset, as Go takes an empty GOMAXPROCS.
     if (env == nullptr || *env == '\0') return 1;
-    errno = 0;
-    char* end = nullptr;
-    long v = std::strtol(env, &end, 10);
-    if (errno != 0 || end == env || *end != '\0' || v < 1 || v > 4096) {
-        throw std::invalid_argument(std::string("weft: WEFT_THREADS must be a whole number "
-                                                "from 1 to 4096, got '") +
-                                    env + "'");
-    }
-    return static_cast<int>(v);
+    return parse_thread_count(env, "WEFT_THREADS");
 }
 
-runner::runner(run_options options) : threads_(resolve_threads(options)) {
-    if (threads_ > 4096) {
-        throw std::invalid_argument("weft::run: threads must be at most 4096, got " +
-                                    std::to_string(threads_));
+namespace {
+
+// While a runner checks its options: a configuration_error that no caller
+// catches ends the program with one line and exit status 1, as Python ends
+// on an uncaught exception, instead of std::terminate's abort. With no
+// handler above it the throw finds none and calls std::terminate without
+// unwinding (so this scope's handler is still installed); a handler above it
+// unwinds through the scope, which puts the program's own handler back.
+// Runners built on several threads at once install it once, under a mutex.
+std::mutex g_terminate_mutex;
+int g_terminate_scopes = 0;  // guarded by g_terminate_mutex
+std::atomic<std::terminate_handler> g_outer_terminate{nullptr};
+
+[[noreturn]] void terminate_on_configuration_error() noexcept {
+    if (std::exception_ptr e = std::current_exception()) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const configuration_error& error) {
+            std::fflush(nullptr);  // what the program printed comes first, as in Python
+            std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, error.what());
+            std::fflush(stderr);
+            std::_Exit(1);
+        } catch (...) {
+        }
     }
+    if (std::terminate_handler outer = g_outer_terminate.load(std::memory_order_relaxed)) outer();
+    std::abort();
+}
+
+class configuration_check_scope {
+public:
+    configuration_check_scope() {
+        std::lock_guard<std::mutex> lock(g_terminate_mutex);
+        if (g_terminate_scopes++ == 0) {
+            g_outer_terminate.store(std::set_terminate(&terminate_on_configuration_error),
+                                    std::memory_order_relaxed);
+        }
+    }
+    ~configuration_check_scope() {
+        std::lock_guard<std::mutex> lock(g_terminate_mutex);
+        if (--g_terminate_scopes == 0) {
+            std::set_terminate(g_outer_terminate.load(std::memory_order_relaxed));
+        }
+    }
+    configuration_check_scope(const configuration_check_scope&) = delete;
+    configuration_check_scope& operator=(const configuration_check_scope&) = delete;
+};
+
+// The thread count `options` ask for, after every option is checked and
+// before anything starts.
+int checked_threads(const run_options& options) {
+    configuration_check_scope scope;
+    int threads = resolve_threads(options);
+    if (threads > 1 && options.blocking_threshold.count() < 0) {
+        throw configuration_error("run_options::blocking_threshold",
+                                  "must be >= 0 (0 turns the monitor off), got " +
+                                      std::to_string(options.blocking_threshold.count()) + " ns");
+    }
+    return threads;
+}
+
+}  // namespace
+
+runner::runner(run_options options) : threads_(checked_threads(options)) {
     if (threads_ == 1) {
         loop_ = std::make_unique<event_loop>();
     } else {
-        if (options.blocking_threshold.count() < 0) {
-            throw std::invalid_argument(
-                "weft::run: blocking_threshold must be >= 0 (0 turns the monitor off), got " +
-                std::to_string(options.blocking_threshold.count()) + " ns");
-        }
         rt_ = std::make_unique<detail::runtime_core>(
             static_cast<unsigned>(threads_),
             blocking_options{options.blocking_threshold, options.max_blocking_threads});

@@ -67,3 +67,17 @@ expect_consumer_output("pkg-config")
 if(NOT step_output MATCHES "version ${pc_version}$")
     message(FATAL_ERROR "install test: pkg-config says ${pc_version}, the library ${step_output}")
 endif()
+
+# weft::cli (weft/cli.hpp and CLI11), which the consumer's cli_consumer links.
+step("${WORK_DIR}/build/cli_consumer" --threads 2)
+if(NOT step_output MATCHES "cli consumer ok 42 threads=2")
+    message(FATAL_ERROR "install test: unexpected output: ${step_output}")
+endif()
+message(STATUS "install test: ${step_output}")
+
+# weft without its cli component must not need CLI11: configure the consumer
+# again with CLI11 hidden from find_package.
+step(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/install/consumer" -B "${WORK_DIR}/build-no-cli"
+     -G Ninja "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_COMPILER=${CXX}"
+     -DWEFT_CONSUMER_CLI=OFF -DCMAKE_DISABLE_FIND_PACKAGE_CLI11=ON)
+message(STATUS "install test: find_package(weft) works without CLI11")

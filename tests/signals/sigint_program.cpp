@@ -3,6 +3,7 @@
 // that a second SIGINT has something to interrupt).
 #include <cstdio>
 
+#include <weft/cli.hpp>
 #include <weft/weft.hpp>
 
 namespace {

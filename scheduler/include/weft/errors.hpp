@@ -62,6 +62,32 @@ private:
     std::vector<std::exception_ptr> errors_;
 };
 
+// A bad setting, named by where it came from: a thread count from
+// `--threads`, WEFT_THREADS or run_options::threads, a negative
+// run_options::blocking_threshold. what() is "<source>: <problem>", the
+// problem naming the bad value as it was given. A std::invalid_argument, so
+// code that catches those catches it too.
+//
+// A runner checks its options before it starts anything. When no caller
+// catches the error there, the program ends as Python ends on an uncaught
+// exception: that one line on stderr, after the program's name, and exit
+// status 1, rather than std::terminate's abort (see run.hpp).
+class configuration_error : public std::invalid_argument {
+public:
+    configuration_error(std::string source, std::string problem)
+        : std::invalid_argument(source + ": " + problem),
+          source_(std::move(source)),
+          problem_(std::move(problem)) {}
+    // Where the value came from ("--threads", "WEFT_THREADS", ...).
+    const std::string& source() const noexcept { return source_; }
+    // What is wrong with it, without the source.
+    const std::string& problem() const noexcept { return problem_; }
+
+private:
+    std::string source_;
+    std::string problem_;
+};
+
 // Raised where a running event loop is required and there is none.
 class no_running_loop_error : public std::runtime_error {
 public:

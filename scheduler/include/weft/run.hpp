@@ -15,6 +15,7 @@
 
 #include <weft/detail/runtime_core.hpp>
 #include <weft/event_loop.hpp>
+#include <weft/parallelism.hpp>
 #include <weft/task.hpp>
 #include <weft/task_handle.hpp>
 
@@ -22,8 +23,10 @@ namespace weft {
 
 struct run_options {
     // Worker threads. 1 runs asyncio's model on the calling thread; N > 1
-    // runs Go's model on N worker threads (the calling thread waits). 0 means
-    // "not given": the WEFT_THREADS environment variable decides, else 1.
+    // runs Go's model on N worker threads (the calling thread waits), at most
+    // max_threads (parallelism.hpp). 0 means "not given": the WEFT_THREADS
+    // environment variable decides, else 1; WEFT_THREADS set but empty counts
+    // as not set.
     int threads = 0;
     // asyncio's debug mode: slow steps are reported, with the task's name.
     bool debug = false;
@@ -35,11 +38,16 @@ struct run_options {
 };
 
 // The thread count `options` asks for, after WEFT_THREADS; raises
-// std::invalid_argument naming the bad value.
+// configuration_error naming the source (run_options::threads or
+// WEFT_THREADS) and the bad value.
 int resolve_threads(const run_options& options);
 
 class runner {
 public:
+    // Checks `options` (and WEFT_THREADS) before it starts anything: a bad
+    // value raises configuration_error. If nothing catches it, the program
+    // ends with that one line on stderr and exit status 1, as Python does on
+    // an uncaught exception, not with std::terminate's abort.
     explicit runner(run_options options = {});
     ~runner();
     runner(const runner&) = delete;
@@ -97,7 +105,10 @@ std::vector<worker_stats> runtime_stats();
 [[noreturn]] void exit_like_keyboard_interrupt();
 
 // asyncio.run: a runner for one task. Ctrl-C cancels the task, lets its
-// cleanup run, then ends the process like Python's KeyboardInterrupt.
+// cleanup run, then ends the process like Python's KeyboardInterrupt. A bad
+// thread count (run_options::threads, WEFT_THREADS) raises
+// configuration_error before anything starts; uncaught, it ends the program
+// with one line on stderr and exit status 1 (see runner::runner).
 template <class T>
 T run(task<T> main, run_options options = {}) {
     try {

@@ -11,6 +11,7 @@
 #include <weft/gather.hpp>
 #include <weft/lock.hpp>
 #include <weft/memory.hpp>
+#include <weft/parallelism.hpp>
 #include <weft/queue.hpp>
 #include <weft/run.hpp>
 #include <weft/semaphore.hpp>

@@ -4,6 +4,11 @@
 
 #include <weft/weft.hpp>
 
+// weft/weft.hpp leaves the command line, and so CLI11, to weft/cli.hpp.
+#ifdef CLI11_VERSION
+#error "weft/weft.hpp must not bring in CLI11"
+#endif
+
 namespace {
 weft::task<int> double_it(int x) {
     co_await weft::sleep(0.001);
