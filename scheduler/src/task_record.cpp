@@ -109,7 +109,8 @@ void task_record::consume_must_cancel() {
     if (extras_ != nullptr && extras_->has_cancel_message)
         err = cancelled_error(extras_->cancel_message);
     unlock_hook_word(w);
-    throw err;
+    // Made under the hook lock (the message lives in extras_), thrown after it.
+    throw err;  // NOLINT(misc-throw-by-value-catch-by-reference)
 }
 
 int task_record::cancelling() const {

@@ -55,7 +55,7 @@ public:
 class exception_group : public std::runtime_error {
 public:
     exception_group(std::string message, std::vector<std::exception_ptr> errors)
-        : std::runtime_error(std::move(message)), errors_(std::move(errors)) {}
+        : std::runtime_error(message), errors_(std::move(errors)) {}
     const std::vector<std::exception_ptr>& exceptions() const noexcept { return errors_; }
 
 private:
