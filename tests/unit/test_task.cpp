@@ -16,12 +16,13 @@ weft::task<int> answer(int* runs) {
 }
 
 // What every coroutine frame carries for being a task (its promise): the
-// future, the task's state, and the task dump's two fields. idle_memory
-// counts it for each idle task; it must not grow by accident (a field
-// added in the wrong place costs 8 bytes of padding).
-TEST(Task, PromiseOverheadStaysAt96Bytes) {
-    EXPECT_LE(sizeof(weft::detail::task_promise<void>), 96u);
-    EXPECT_LE(sizeof(weft::detail::task_record), 88u);
+// future, the task's state (its context pointer included), and the task
+// dump's two fields. idle_memory counts it for each idle task; it must not
+// grow by accident (a field added in the wrong place costs 8 bytes of
+// padding).
+TEST(Task, PromiseOverheadStaysAt104Bytes) {
+    EXPECT_LE(sizeof(weft::detail::task_promise<void>), 104u);
+    EXPECT_LE(sizeof(weft::detail::task_record), 96u);
 }
 
 TEST(Task, CreatingRunsNothing) {
