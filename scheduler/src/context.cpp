@@ -18,12 +18,21 @@ namespace {
 thread_local context_ref thread_slot;
 }  // namespace
 
+void context_ref::drop(context_map* m) noexcept {
+    // acq_rel: the last owner's delete sees every other owner's reads.
+    if (m->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete m;
+}
+
 context_ref& thread_context_slot() noexcept {
     return thread_slot;
 }
 
 context_ref& current_context_slot_slow() noexcept {
     return current_context_slot();
+}
+
+void inherit_context(context_ref& new_task_context) noexcept {
+    new_task_context.share_into_empty(current_context_slot());
 }
 
 context_ref context_with(const context_map* from, std::uint64_t id,

@@ -54,17 +54,27 @@ public:
         std::swap(m_, o.m_);
         return *this;
     }
-    ~context_ref() { reset(); }
+    // Inline, the empty context costs one test: the release is out of line.
+    ~context_ref() {
+        if (m_) drop(m_);
+    }
 
     void reset() noexcept {
-        // acq_rel: the last owner's delete sees every other owner's reads.
-        if (m_ && m_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete m_;
-        m_ = nullptr;
+        if (m_) drop(std::exchange(m_, nullptr));
+    }
+    // For a new task's context, known to be empty: a copy of `o` without the
+    // swap and release of an assignment (create_task's whole cost when the
+    // creator has no variables set is this null copy).
+    void share_into_empty(const context_ref& o) noexcept {
+        m_ = o.m_;
+        if (m_) m_->refs.fetch_add(1, std::memory_order_relaxed);
     }
     const context_map* get() const noexcept { return m_; }
     explicit operator bool() const noexcept { return m_ != nullptr; }
 
 private:
+    // Drops a reference; the last one deletes the map.
+    static void drop(context_map* m) noexcept;
     context_map* m_ = nullptr;
 };
 
@@ -91,6 +101,10 @@ extern __thread context_override* tls_context_override;
 context_ref& thread_context_slot() noexcept;
 // The current slot (out of line: for callbacks and code outside tasks).
 context_ref& current_context_slot_slow() noexcept;
+// create_task: gives a new task (its context still empty) a copy of the
+// current context. Out of line so that create_task's inlined body stays
+// small: its cost for a creator without variables is a call and a null copy.
+void inherit_context(context_ref& new_task_context) noexcept;
 
 // Runs call_soon callbacks in the context current when they were scheduled:
 // in a slot of their own, so that what they set is dropped afterwards.
