@@ -182,4 +182,23 @@ TEST(Differences, VoidResultsAreMonostate) {
     }());
 }
 
+// Done-callbacks run in the context of the thread running them, not in a copy
+// of the one current at add_done_callback (call_soon's do capture theirs).
+weft::context_var<std::string> where_var("where");
+
+TEST(Differences, DoneCallbacksDoNotCaptureTheContext) {
+    weft::run([]() -> weft::task<void> {
+        auto tok = where_var.set("adder");
+        std::string in_done, in_soon;
+        auto t = weft::create_task(tick());
+        t.add_done_callback([&](weft::task_ref&) { in_done = where_var.get("none"); });
+        weft::get_running_loop().call_soon([&] { in_soon = where_var.get("none"); });
+        co_await t;
+        co_await weft::sleep(0);  // the done-callback runs one iteration later
+        EXPECT_EQ(in_done, "none");  // asyncio: "adder"
+        EXPECT_EQ(in_soon, "adder");
+        where_var.reset(tok);
+    }());
+}
+
 }  // namespace

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include <weft/detail/callback.hpp>
+#include <weft/detail/context_map.hpp>
 #include <weft/detail/poller.hpp>
 #include <weft/detail/ring_queue.hpp>
 #include <weft/detail/thread_context.hpp>
@@ -133,7 +134,7 @@ public:
     template <class F>
     handle call_soon(F&& f) {
         event_loop& l = here("call_soon");
-        auto* cb = detail::make_callback(std::forward<F>(f), 2);
+        auto* cb = detail::make_callback(detail::bind_context(std::forward<F>(f)), 2);
         l.push_ready(tag_callback(cb));
         return handle(cb);
     }
@@ -141,7 +142,7 @@ public:
     // waiting.
     template <class F>
     handle call_soon_threadsafe(F&& f) {
-        auto* cb = detail::make_callback(std::forward<F>(f), 2);
+        auto* cb = detail::make_callback(detail::bind_context(std::forward<F>(f)), 2);
         push_remote(tag_callback(cb));
         return handle(cb);
     }
@@ -359,7 +360,7 @@ private:
     template <class F>
     timer_handle call_at_ns(std::int64_t when_ns, F&& f) {
         event_loop& l = here("call_later");
-        auto* cb = detail::make_callback(std::forward<F>(f), 2);
+        auto* cb = detail::make_callback(detail::bind_context(std::forward<F>(f)), 2);
         l.add_timer(cb, when_ns);
         return timer_handle(cb);
     }

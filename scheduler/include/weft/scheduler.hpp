@@ -4,6 +4,7 @@
 #include <weft/barrier.hpp>
 #include <weft/blocking.hpp>
 #include <weft/condition.hpp>
+#include <weft/context_var.hpp>
 #include <weft/errors.hpp>
 #include <weft/event.hpp>
 #include <weft/event_loop.hpp>
@@ -16,6 +17,7 @@
 #include <weft/run.hpp>
 #include <weft/semaphore.hpp>
 #include <weft/shield.hpp>
+#include <weft/spawn.hpp>
 #include <weft/sleep.hpp>
 #include <weft/task.hpp>
 #include <weft/task_dump.hpp>

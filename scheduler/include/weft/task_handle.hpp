@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <weft/detail/completion_awaiter.hpp>
+#include <weft/detail/context_map.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/event_loop.hpp>
 #include <weft/task.hpp>
@@ -199,6 +200,7 @@ task_handle<T> event_loop::spawn_task(task<T> t, std::string* name) {
         throw invalid_state_error("weft::create_task: this task is already scheduled");
     }
     p.start_as_task(&loop, h);
+    detail::inherit_context(p.context);      // asyncio: copy_context()
     if (name) p.set_name(std::move(*name));  // before another worker can run it
     loop.register_task(&p);
     // asyncio: call_soon(task.__step); Go: newproc puts it in runnext.

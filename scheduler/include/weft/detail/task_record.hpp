@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 
+#include <weft/detail/context_map.hpp>
 #include <weft/detail/future_core.hpp>
 #include <weft/detail/thread_context.hpp>
 
@@ -126,6 +127,10 @@ public:
     // ---- registry of live tasks (the loop's all_tasks)
     task_record* reg_prev = nullptr;
     task_record* reg_next = nullptr;
+
+    // The task's context (context_var.hpp): a copy of its creator's, taken at
+    // create_task; null while the task has no variable set.
+    context_ref context;
 
     // Completes the root coroutine's task: publish the outcome, run the
     // done-list, leave the registry, drop the running reference.
