@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include <weft/executors/process_pool.hpp>
+#include <weft/log.hpp>
 
 #include "fork_server.hpp"
 #include "remote.hpp"
@@ -188,7 +189,8 @@ void on_slot_events(poll_target* t, std::uint32_t) noexcept {
         auto* cb = make_callback([p, done = std::move(done)]() mutable { p->finish(done, true); });
         event_loop::current()->push_ready(event_loop::tag_callback(cb));
     } catch (...) {
-        std::fputs("weft: process_pool_executor: out of memory reading a worker\n", stderr);
+        weft::log(weft::log_level::critical,
+                  "weft: process_pool_executor: out of memory reading a worker");
         std::terminate();
     }
 }

@@ -38,6 +38,7 @@
 
 #include <weft/detail/tsan.hpp>
 #include <weft/executors/thread_pool.hpp>
+#include <weft/log.hpp>
 
 #include "tbb_enqueue.hpp"
 
@@ -249,7 +250,8 @@ thread_pool_executor::~thread_pool_executor() {
     impl_->shut.store(true, std::memory_order_seq_cst);
     if (impl::current == impl_.get()) {
         // Destroyed by one of its own jobs: waiting would never end.
-        std::fputs("weft: a thread_pool_executor destroyed by one of its own jobs\n", stderr);
+        weft::log(weft::log_level::critical,
+                  "weft: a thread_pool_executor destroyed by one of its own jobs");
         std::terminate();
     }
     impl_->wait_idle();

@@ -159,17 +159,6 @@ task<std::pair<std::string, std::string>> communicate_op(std::shared_ptr<process
     co_return std::pair{std::move(out), std::move(err)};
 }
 
-// SIGPIPE would kill the process when a child stops reading its stdin:
-// ignore it (if nobody handles it already), as Python does at startup.
-void ignore_sigpipe_once() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        struct sigaction old {};
-        ::sigaction(SIGPIPE, nullptr, &old);
-        if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
-    });
-}
-
 // An fd the child's dup2 cannot clobber: not 0, 1 or 2.
 int above_stdio(int fd) {
     if (fd > 2) return fd;
@@ -305,7 +294,6 @@ task<process> spawn(spawn_request req) {
                 ::posix_spawn_file_actions_adddup2(&sp.actions, devnull, target);
                 break;
             case stdio::pipe: {
-                ignore_sigpipe_once();
                 int p[2];
                 if (::pipe2(p, O_CLOEXEC) < 0) fail(errno, "pipe2");
                 int r = fds.add(above_stdio(p[0]));
@@ -322,8 +310,8 @@ task<process> spawn(spawn_request req) {
         }
     }
     if (!req.cwd.empty()) ::posix_spawn_file_actions_addchdir_np(&sp.actions, req.cwd.c_str());
-    // The child starts with no signal blocked and SIGPIPE (which we may
-    // ignore) at its default, as Python's restore_signals does.
+    // The child starts with no signal blocked and SIGPIPE (which the program
+    // may ignore) at its default, as Python's restore_signals does.
     sigset_t none, defaults;
     sigemptyset(&none);
     sigemptyset(&defaults);

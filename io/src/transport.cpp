@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,12 +53,35 @@ ssize_t stream_transport::receive(int fd, char* buf, std::size_t n) const noexce
     return ::read(fd, buf, n);
 }
 
+ssize_t write_without_sigpipe(int fd, const char* data, std::size_t n) noexcept {
+    // A write to a pipe whose reader is gone raises SIGPIPE, which by
+    // default kills the process; there is no MSG_NOSIGNAL for write(). The
+    // signal is thread-directed and synchronous, so blocking it on this
+    // thread for the call leaves it pending here, where sigtimedwait takes
+    // it before the mask is restored: the write just fails with EPIPE, and
+    // SIGPIPE's disposition stays the program's. (A SIGPIPE the thread had
+    // blocked already is left alone: it may be the program's own.)
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    ssize_t r = ::write(fd, data, n);
+    int err = errno;
+    if (r < 0 && err == EPIPE && !sigismember(&old, SIGPIPE)) {
+        timespec zero{0, 0};
+        while (::sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = err;
+    return r;
+}
+
 ssize_t stream_transport::send_some(int fd, const char* data, std::size_t n) const noexcept {
-    // MSG_NOSIGNAL: a peer gone away is an EPIPE error here, not a SIGPIPE
-    // for the process. Pipes cannot say so: weft::io ignores SIGPIPE once it
-    // makes one (subprocess.cpp), as Python does at startup.
+    // A peer gone away must be an EPIPE error here, not a SIGPIPE for the
+    // process: MSG_NOSIGNAL for sockets, a blocked signal for pipes.
     if (kind_ == kind::socket) return ::send(fd, data, n, MSG_NOSIGNAL);
-    return ::write(fd, data, n);
+    return write_without_sigpipe(fd, data, n);
 }
 
 void stream_transport::check_writable_locked(const char* what) const {

@@ -40,6 +40,10 @@ namespace weft::detail {
 // asyncio's defaults (FlowControlMixin): 64 KiB high, high / 4 low.
 inline constexpr std::size_t default_high_water = 64 * 1024;
 
+// write(2) that reports a reader gone away as EPIPE without raising SIGPIPE
+// and without touching its disposition (a per-thread mask around the call).
+ssize_t write_without_sigpipe(int fd, const char* data, std::size_t n) noexcept;
+
 class stream_transport : public std::enable_shared_from_this<stream_transport> {
 public:
     enum class kind { socket, pipe };

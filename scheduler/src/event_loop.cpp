@@ -10,6 +10,7 @@
 #include <concurrentqueue/concurrentqueue.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/tsan.hpp>
 #include <weft/event_loop.hpp>
+#include <weft/log.hpp>
 
 #include "trace.hpp"
 
@@ -88,12 +90,16 @@ void event_loop::init_wakeup() {
 
 event_loop::~event_loop() {
     if (running_) {
-        std::fputs("weft: an event loop was destroyed while running\n", stderr);
+        weft::log(weft::log_level::critical, "weft: an event loop was destroyed while running");
         std::terminate();
     }
     if (!closed_) close();
     poller_.remove(wakeup_fd_);
     ::close(wakeup_fd_);
+    if (host_timer_fd_ >= 0) {
+        poller_.remove(host_timer_fd_);
+        ::close(host_timer_fd_);
+    }
 }
 
 void event_loop::check_open(const char* what) const {
@@ -184,6 +190,7 @@ void event_loop::add_timer(callback_base* cb, std::int64_t when_ns) {
     cb->when = when_ns;
     cb->timer_loop.store(this, std::memory_order_relaxed);
     timers_.push(cb, when_ns);
+    if (WEFT_UNLIKELY(between_steps_)) note_outside_work();  // the host re-arms at the step
 }
 
 namespace {
@@ -267,6 +274,7 @@ void event_loop::run_loop(Done done) {
         throw std::logic_error("weft: cannot run an event loop while another loop is running");
     }
     running_ = true;
+    between_steps_ = false;
     tls_ctx.loop = this;
     struct restore {
         event_loop* loop;
@@ -274,6 +282,7 @@ void event_loop::run_loop(Done done) {
             loop->running_ = false;
             loop->stopping_ = false;
             tls_ctx.loop = nullptr;
+            if (loop->host_timer_fd_ >= 0) loop->host_idle();
         }
     } guard{this};
     while (!done()) {
@@ -282,8 +291,105 @@ void event_loop::run_loop(Done done) {
     }
 }
 
-// One iteration, as asyncio's BaseEventLoop._run_once.
 void event_loop::run_once() {
+    run_once_impl(true);
+}
+
+// ---- driven by a host loop
+
+int event_loop::pollable_fd() {
+    check_open("pollable_fd");
+    if (rt_ != nullptr) {
+        throw std::logic_error("weft: pollable_fd: a Go-mode worker is driven by its runtime");
+    }
+    if (host_timer_fd_ < 0) {
+        // The timers live in a heap, not in the kernel: a timerfd armed for
+        // the earliest makes the epoll fd readable when it is due.
+        host_timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (host_timer_fd_ < 0) {
+            throw std::system_error(errno, std::generic_category(), "weft: timerfd_create");
+        }
+        host_timer_target_.on_events = &on_host_timer;
+        host_timer_target_.loop = this;
+        try {
+            poller_.add(host_timer_fd_, EPOLLIN, &host_timer_target_);
+        } catch (...) {
+            ::close(std::exchange(host_timer_fd_, -1));
+            throw;
+        }
+        // Work queued before the host started watching must show too.
+        if (!running_) host_idle();
+    }
+    return poller_.fd();
+}
+
+void event_loop::on_host_timer(detail::poll_target* self, std::uint32_t) noexcept {
+    event_loop* loop = static_cast<wakeup_target*>(self)->loop;
+    std::uint64_t n;
+    while (::read(loop->host_timer_fd_, &n, sizeof n) > 0) {
+    }
+}
+
+void event_loop::arm_host_timer() noexcept {
+    itimerspec spec{};  // zero: disarmed
+    if (!timers_.empty()) {
+        std::int64_t when = timers_.top().when;
+        if (when <= 0) when = 1;  // zero would disarm
+        spec.it_value.tv_sec = static_cast<time_t>(when / 1'000'000'000);
+        spec.it_value.tv_nsec = static_cast<long>(when % 1'000'000'000);
+    }
+    // Cannot fail with a valid fd and value; the host's timeout
+    // (next_timeout_ns) covers the timers in any case.
+    ::timerfd_settime(host_timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+void event_loop::note_outside_work() noexcept {
+    wake_thread();  // level-triggered: the epoll fd stays readable until the step
+}
+
+std::int64_t event_loop::next_timeout_ns() const {
+    if (!ready_.empty() || remote_dirty_.load(std::memory_order_relaxed)) return 0;
+    return next_timer_timeout();
+}
+
+// Back in the host's hands: pollable_fd() must say whether there is work.
+void event_loop::host_idle() noexcept {
+    between_steps_ = true;
+    // Work left for the next step (what this one scheduled, or what another
+    // thread queued) keeps the eventfd readable. For later work, the
+    // store-load handshake of push_remote: `sleeping_` stays set until the
+    // next step, so a call_soon_threadsafe writes the eventfd.
+    sleeping_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!ready_.empty() || remote_dirty_.load(std::memory_order_relaxed)) wake_thread();
+    arm_host_timer();
+}
+
+void event_loop::step() {
+    check_open("step");
+    if (rt_ != nullptr) throw std::logic_error("weft: a Go-mode worker is run by its runtime");
+    if (running_) throw std::logic_error("weft: step: this event loop is already running");
+    if (tls_ctx.loop != nullptr) {
+        throw std::logic_error("weft: cannot step an event loop while another loop is running");
+    }
+    running_ = true;
+    between_steps_ = false;
+    tls_ctx.loop = this;
+    struct restore {
+        event_loop* loop;
+        ~restore() {
+            loop->running_ = false;
+            loop->stopping_ = false;
+            tls_ctx.loop = nullptr;
+            if (loop->host_timer_fd_ >= 0) loop->host_idle();
+        }
+    } guard{this};
+    run_once_impl(false);
+}
+
+// One iteration, as asyncio's BaseEventLoop._run_once; without `may_wait`
+// the poll only looks (a host's loop does the waiting).
+void event_loop::run_once_impl(bool may_wait) {
     // 0. A watched counter (SIGINT) that moved: let the runner act.
     if (WEFT_UNLIKELY(watch_ != nullptr)) {
         int now = watch_->load(std::memory_order_relaxed);
@@ -298,7 +404,7 @@ void event_loop::run_once() {
     drop_cancelled_timers();
 
     // 2. Poll for I/O; wait only when nothing is ready.
-    std::int64_t timeout = (!ready_.empty() || stopping_) ? 0 : next_timer_timeout();
+    std::int64_t timeout = (!ready_.empty() || stopping_ || !may_wait) ? 0 : next_timer_timeout();
     if (timeout != 0) {
         // Going idle: the frame pool may hand in or trim memory, and may
         // shorten the wait to come back when that is due.
@@ -550,10 +656,9 @@ void event_loop::default_exception_handler(const exception_context& ctx) noexcep
         std::string text = "weft: " + ctx.message;
         if (!ctx.task_name.empty()) text += "\n  task: " + ctx.task_name;
         if (ctx.exception) text += "\n  exception: " + describe(ctx.exception);
-        text += '\n';
-        std::fputs(text.c_str(), stderr);
+        weft::log(weft::log_level::error, text);
     } catch (...) {
-        std::fputs("weft: (failed to format an error report)\n", stderr);
+        weft::log(weft::log_level::error, "weft: (failed to format an error report)");
     }
 }
 

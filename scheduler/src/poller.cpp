@@ -50,6 +50,11 @@ void poller::remove(int fd) noexcept {
     }
 }
 
+void poller::forget(int fd) noexcept {
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    registered_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 int poller::wait(std::int64_t timeout_ns) {
     constexpr int max_events = 128;
     epoll_event events[max_events];

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <weft/errors.hpp>
+#include <weft/log.hpp>
 #include <weft/parallelism.hpp>
 #include <weft/run.hpp>
 
@@ -89,8 +90,7 @@ private:
 
 void exit_like_keyboard_interrupt() {
     std::fflush(stdout);
-    std::fputs("KeyboardInterrupt\n", stderr);
-    std::fflush(stderr);
+    weft::log(weft::log_level::error, "KeyboardInterrupt");
     ::signal(SIGINT, SIG_DFL);
     ::raise(SIGINT);
     std::_Exit(130);  // if SIGINT is blocked
@@ -262,7 +262,9 @@ void runner::close() {
         rt_->shutdown();
         const char* show = std::getenv("WEFT_STATS");
         if (show != nullptr && *show != '\0' && std::string(show) != "0") {
-            std::fputs(rt_->stats_report().c_str(), stderr);
+            std::string report = rt_->stats_report();
+            if (!report.empty() && report.back() == '\n') report.pop_back();
+            weft::log(weft::log_level::info, report);
         }
         rt_.reset();  // joins nothing (already stopped) and closes the workers' loops
         return;

@@ -18,6 +18,7 @@
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/event_loop.hpp>
+#include <weft/log.hpp>
 #include <weft/task.hpp>
 #include <weft/task_dump.hpp>
 
@@ -202,14 +203,15 @@ void sigquit_watcher() {
         if (n <= 0) return;
         std::lock_guard lock(g_targets_mutex);
         if (g_targets.empty()) {
-            std::fputs("weft: SIGQUIT: no event loop is running, no tasks to dump\n", stderr);
+            weft::log(weft::log_level::info,
+                      "weft: SIGQUIT: no event loop is running, no tasks to dump");
             continue;
         }
         event_loop* loop = g_targets.back();
         loop->call_soon_threadsafe([loop] {
             std::string s = format_tasks_on(*loop);
-            std::fputs(s.c_str(), stderr);
-            std::fflush(stderr);
+            if (!s.empty() && s.back() == '\n') s.pop_back();  // the sink ends the line
+            weft::log(weft::log_level::info, s);
         });
     }
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <weft/event_loop.hpp>
+#include <weft/log.hpp>
 
 namespace weft::detail::trace {
 
@@ -118,7 +119,7 @@ void flush() noexcept {
     std::lock_guard lock(r.mutex);
     std::FILE* f = std::fopen(r.path.c_str(), "w");
     if (f == nullptr) {
-        std::fprintf(stderr, "weft: WEFT_TRACE: cannot write %s\n", r.path.c_str());
+        weft::log(weft::log_level::warning, "weft: WEFT_TRACE: cannot write " + r.path);
         return;
     }
     std::fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", f);
@@ -164,7 +165,7 @@ void flush() noexcept {
     }
     std::fputs("\n]}\n", f);
     if (std::fclose(f) != 0)
-        std::fprintf(stderr, "weft: WEFT_TRACE: error writing %s\n", r.path.c_str());
+        weft::log(weft::log_level::warning, "weft: WEFT_TRACE: error writing " + r.path);
 }
 
 }  // namespace weft::detail::trace

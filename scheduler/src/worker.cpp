@@ -19,6 +19,7 @@
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/event_loop.hpp>
+#include <weft/log.hpp>
 
 #include "machine.hpp"
 #include "trace.hpp"
@@ -50,8 +51,9 @@ bool event_loop::run_worker(detail::machine& m) {
     worker_state& w = *worker_;
     // Two threads driving one loop would corrupt it silently: check, cheaply.
     if (detail::machine* other = driver_.exchange(&m, std::memory_order_acq_rel)) {
-        std::fprintf(stderr, "weft: worker %u driven by machines %u and %u at once\n", index_,
-                     other->id, m.id);
+        weft::log(weft::log_level::critical,
+                  "weft: worker " + std::to_string(index_) + " driven by machines " +
+                      std::to_string(other->id) + " and " + std::to_string(m.id) + " at once");
         std::abort();
     }
     m.loop.store(this, std::memory_order_relaxed);
@@ -79,7 +81,8 @@ bool event_loop::run_worker(detail::machine& m) {
             return true;
         }
         if (WEFT_UNLIKELY(driver_.load(std::memory_order_relaxed) != &m)) {
-            std::fprintf(stderr, "weft: worker %u lost its driver mid-run\n", index_);
+            weft::log(weft::log_level::critical,
+                      "weft: worker " + std::to_string(index_) + " lost its driver mid-run");
             std::abort();
         }
     }

@@ -162,6 +162,40 @@ public:
         return call_at_ns(static_cast<std::int64_t>(when * 1e9), std::forward<F>(f));
     }
 
+    // ---- other libraries' file descriptors (asyncio's add_reader & co;
+    // fd_watch.cpp). Calls `callback` (on this loop, as a call_soon made
+    // here would) whenever `fd` is readable (add_reader) or writable
+    // (add_writer), level-triggered, until removed; a callback that reads
+    // or writes nothing is called again at the next iteration. A second add
+    // for the same fd and direction replaces the callback. The fd stays the
+    // caller's: remove it before closing it (a closed fd is dropped by
+    // epoll, so nothing crashes, but a duplicate of it would keep the watch
+    // alive). In Go mode the fd is polled by the worker that registered it
+    // and its callbacks are queued there; any worker may remove it. A
+    // callback may, rarely, find the fd not ready (use non-blocking I/O).
+    // Throw std::invalid_argument for a negative fd, std::system_error
+    // naming the fd when it is not open or epoll cannot watch it (a regular
+    // file; an fd a weft::io object already owns).
+    void add_reader(int fd, std::function<void()> callback);
+    void add_writer(int fd, std::function<void()> callback);
+    // False if no callback was registered (or the loop is closed).
+    bool remove_reader(int fd);
+    bool remove_writer(int fd);
+
+    // ---- driven by a host's loop (single-thread mode; fd_watch.cpp). A host
+    // that has its own poll()/epoll/UI loop watches pollable_fd() for
+    // readability next to its own fds, and calls step() when it is readable
+    // or when next_timeout_ns() has passed. The fd is readable whenever the
+    // loop has work: I/O ready, a timer due, callbacks queued (call_soon
+    // from a step or from the host between steps, call_soon_threadsafe from
+    // any thread).
+    int pollable_fd();
+    // Runs one iteration (asyncio's _run_once) without waiting for I/O.
+    void step();
+    // Nanoseconds until the loop has work for sure: 0 if it has some now,
+    // the time to the next timer, or -1 if there is nothing to wait for.
+    std::int64_t next_timeout_ns() const;
+
     // ---- tasks (defined in task_handle.hpp)
     // Schedules `t`; it starts at the next iteration (asyncio mode) or as soon
     // as a worker is free (Go mode).
@@ -242,7 +276,10 @@ public:
     // the runnext slot (the task it displaces goes to the queue), asyncio
     // mode at the back of the ready queue.
     void push_wake(std::uintptr_t item) {
-        if (!worker_) return ready_.push_back(item);
+        if (!worker_) {
+            if (WEFT_UNLIKELY(between_steps_)) note_outside_work();
+            return ready_.push_back(item);
+        }
         owner_scope owner(*this);
         if (WEFT_UNLIKELY(!owner.owned())) return push_remote(item);
         detail::worker_state& w = *worker_;
@@ -261,6 +298,7 @@ public:
             if (WEFT_UNLIKELY(!owner.owned())) return push_remote(item);
             return ready_.push_back(item);
         }
+        if (WEFT_UNLIKELY(between_steps_)) note_outside_work();
         ready_.push_back(item);
     }
     // From any thread: queues the item and wakes the loop (Go mode: the
@@ -279,6 +317,11 @@ public:
     }
     // Adds a timer (the heap takes the caller's reference to `cb`).
     void add_timer(detail::callback_base* cb, std::int64_t when_ns);
+    // Registers fd `fd` for `write` or read (fd_watch.cpp); `exclusive`
+    // refuses to replace a callback already there.
+    void add_watch(int fd, bool write, std::function<void()> callback, const char* what,
+                   bool exclusive);
+    bool remove_watch(int fd, bool write) noexcept;
     // Counts a cancelled timer, for compaction.
     void note_timer_cancelled() noexcept {
         cancelled_timers_.fetch_add(1, std::memory_order_relaxed);
@@ -371,6 +414,13 @@ private:
     template <class Done>
     void run_loop(Done done);
     void run_item(std::uintptr_t item);
+    void run_once_impl(bool may_wait);
+    // Host mode, between steps: make pollable_fd() readable for work queued
+    // from outside a step.
+    void note_outside_work() noexcept;
+    void host_idle() noexcept;
+    void arm_host_timer() noexcept;
+    static void on_host_timer(detail::poll_target* self, std::uint32_t events) noexcept;
     // Runs a callback unless cancelled, reporting what it throws; releases it.
     void run_callback(detail::callback_base* cb);
     void run_item_timed(std::uintptr_t item);
@@ -416,6 +466,11 @@ private:
     struct wakeup_target : detail::poll_target {
         event_loop* loop = nullptr;
     } wakeup_target_;
+    // Host mode (pollable_fd): a timerfd armed for the next timer, and
+    // whether the host, between steps, may queue work that must wake it.
+    int host_timer_fd_ = -1;
+    wakeup_target host_timer_target_;
+    bool between_steps_ = false;
 
     detail::task_record* tasks_head_ = nullptr;  // registry of live tasks
     std::size_t task_count_ = 0;

@@ -8,9 +8,11 @@
 #include <weft/errors.hpp>
 #include <weft/event.hpp>
 #include <weft/event_loop.hpp>
+#include <weft/fd_watch.hpp>
 #include <weft/future.hpp>
 #include <weft/gather.hpp>
 #include <weft/lock.hpp>
+#include <weft/log.hpp>
 #include <weft/memory.hpp>
 #include <weft/parallelism.hpp>
 #include <weft/queue.hpp>

@@ -21,8 +21,9 @@
 //
 // Pipes are weft streams: std_in is a stream_writer, std_out and std_err
 // are stream_readers. Writing to a pipe whose reader has exited raises
-// connection_error (EPIPE): weft::io sets SIGPIPE to "ignore" in this
-// process the first time it makes a pipe, as Python does at startup.
+// connection_error (EPIPE, asyncio's BrokenPipeError). SIGPIPE's
+// disposition is left as the program set it: the write blocks the signal on
+// its own thread for the call and consumes the one it raised.
 #pragma once
 
 #include <cstddef>

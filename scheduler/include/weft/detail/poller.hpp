@@ -27,6 +27,13 @@ public:
     void add(int fd, std::uint32_t events, poll_target* target);
     void modify(int fd, std::uint32_t events, poll_target* target);
     void remove(int fd) noexcept;
+    // As remove, for an fd that may have been closed since it was added
+    // (epoll then dropped it by itself): the count goes down either way.
+    void forget(int fd) noexcept;
+
+    // The epoll fd: readable while an event is pending, so that another
+    // loop can poll this one (event_loop::pollable_fd).
+    int fd() const noexcept { return epfd_; }
 
     // Waits up to `timeout_ns` (negative: no limit, 0: just look) and
     // dispatches the events; returns how many there were.

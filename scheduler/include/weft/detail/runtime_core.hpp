@@ -61,7 +61,14 @@ namespace detail {
 
 struct machine;
 
+struct fd_registry;
+
 struct loop_settings {
+    loop_settings() = default;
+    ~loop_settings();  // fd_watch.cpp: frees the fd registry
+    loop_settings(const loop_settings&) = delete;
+    loop_settings& operator=(const loop_settings&) = delete;
+
     std::atomic<bool> debug{false};
     // debug or WEFT_TRACE: the one flag the step path tests (run_item).
     std::atomic<bool> instrumented{false};
@@ -71,6 +78,9 @@ struct loop_settings {
     // event_loop::add_shutdown_callback; run (and emptied) by
     // run_shutdown_callbacks. Guarded by `mutex`.
     std::vector<std::function<void()>> shutdown_callbacks;
+    // add_reader & co (fd_watch.cpp): made on first use. acquire/release:
+    // pairs the publishing CAS with the readers of the pointer.
+    std::atomic<fd_registry*> fds{nullptr};
 };
 
 // Runs the shutdown callbacks of `s`, including any that they add.
