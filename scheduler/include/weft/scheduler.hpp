@@ -12,6 +12,7 @@
 #include <weft/lock.hpp>
 #include <weft/queue.hpp>
 #include <weft/run.hpp>
+#include <weft/runtime.hpp>
 #include <weft/semaphore.hpp>
 #include <weft/shield.hpp>
 #include <weft/sleep.hpp>
