@@ -403,6 +403,12 @@ runtime::runtime(runtime_options options) : threads_(resolve_threads(options)) {
             "weft::runtime: blocking_threshold must be >= 0 (0 turns the monitor off), got " +
             std::to_string(options.blocking_threshold.count()) + " ns");
     }
+    if (options.shutdown_timeout.count() < 0) {
+        throw std::invalid_argument(
+            "weft::runtime: shutdown_timeout must be >= 0 (0: the default, 5 s), got " +
+            std::to_string(options.shutdown_timeout.count()) + " ns");
+    }
+    if (options.shutdown_timeout.count() > 0) shutdown_timeout_ = options.shutdown_timeout;
     host_ = std::make_shared<detail::runtime_host>();
     host_->setup =
         detail::thread_setup{std::move(options.thread_name_prefix),
@@ -425,7 +431,7 @@ runtime::runtime(runtime_options options) : threads_(resolve_threads(options)) {
 
 runtime::~runtime() {
     try {
-        shutdown_report r = shutdown(default_shutdown_timeout);
+        shutdown_report r = shutdown();
         if (!r.empty()) {
             std::string s = r.to_string();
             std::fputs(s.c_str(), stderr);
@@ -449,8 +455,10 @@ struct shutdown_sync {
     std::string dump;
 };
 
-// Takes the task dump on a loop thread; waits for it until `until`.
-std::string take_dump(event_loop& loop, std::chrono::steady_clock::time_point until) {
+}  // namespace
+
+std::string detail::dump_tasks_from_outside(event_loop& loop,
+                                            std::chrono::steady_clock::time_point until) {
     auto sync = std::make_shared<shutdown_sync>();
     loop.call_soon_threadsafe([sync] {
         std::string s;
@@ -468,6 +476,8 @@ std::string take_dump(event_loop& loop, std::chrono::steady_clock::time_point un
     sync->cv.wait_until(lock, until, [&] { return sync->dumped; });
     return sync->dumped ? sync->dump : std::string();
 }
+
+namespace {
 
 // Single-thread mode: asyncio.run's cancellation of what is left, in rounds
 // (tasks started by a cleanup are cancelled in the next), until nothing is
@@ -518,7 +528,8 @@ shutdown_report runtime::shutdown(std::chrono::nanoseconds timeout) {
         out.clean = cancel_on_loop(*h.loop, deadline);
         bool answered = true;
         if (!out.clean) {
-            out.task_dump = take_dump(*h.loop, std::chrono::steady_clock::now() + grace);
+            out.task_dump =
+                detail::dump_tasks_from_outside(*h.loop, std::chrono::steady_clock::now() + grace);
             answered = !out.task_dump.empty();
         }
         h.stop_requested.store(true, std::memory_order_release);
@@ -544,7 +555,8 @@ shutdown_report runtime::shutdown(std::chrono::nanoseconds timeout) {
         detail::runtime_core& rt = *h.rt;
         out.clean = rt.cancel_pending(deadline);
         if (!out.clean)
-            out.task_dump = take_dump(rt.main_loop(), std::chrono::steady_clock::now() + grace);
+            out.task_dump = detail::dump_tasks_from_outside(
+                rt.main_loop(), std::chrono::steady_clock::now() + grace);
         bool stopped = rt.stop(std::chrono::steady_clock::now() + grace);
         if (!stopped || rt.thread_in_step()) {
             // A thread is blocked in a step and would make the destructor

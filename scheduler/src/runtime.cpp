@@ -201,10 +201,11 @@ void runtime_core::run(task_record* main, const std::atomic<int>* interrupts,
     stop_loops();
 }
 
-void runtime_core::shutdown() {
+void runtime_core::shutdown(std::chrono::steady_clock::time_point deadline,
+                            const std::function<void()>& at_deadline) {
     if (live_tasks() == 0) return;
     start_loops();
-    cancel_pending(std::chrono::steady_clock::time_point::max());
+    if (!cancel_pending(deadline) && at_deadline) at_deadline();
     stop_loops();
     report_leftovers();
 }

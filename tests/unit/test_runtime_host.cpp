@@ -402,8 +402,8 @@ TEST(RuntimeHost, ThreadNamesAndHooks) {
             std::string n = rt.block_on(name());
             EXPECT_EQ(n.rfind("rpc-weft-pool-", 0), 0u) << n;  // cut to 15 characters
             EXPECT_EQ(n.size(), 15u) << n;
-            EXPECT_GE(starts.load(), threads);
         }
+        // Joined: every thread has run both hooks.
         EXPECT_EQ(stops.load(), starts.load()) << "threads: " << threads;
         EXPECT_GE(starts.load(), threads);
     }
@@ -473,6 +473,58 @@ TEST(RuntimeHost, ShutdownAbandonsAThreadBlockedInAStep) {
             std::this_thread::sleep_for(5ms);
         EXPECT_EQ(stops.load(), starts.load()) << "threads " << threads;
     }
+}
+
+// weft::run's shutdown_timeout: the final cancellation gives up on a task
+// that swallows it, names it on stderr, and run returns.
+weft::task<int> main_leaving_a_stubborn_task() {
+    auto stubborn = []() -> weft::task<void> {
+        for (;;) {
+            try {
+                co_await weft::sleep(5ms);
+            } catch (const weft::cancelled_error&) {
+            }
+        }
+    };
+    weft::create_task(stubborn(), "left-behind");
+    co_await weft::sleep(10ms);
+    co_return 3;
+}
+
+TEST_P(RuntimeModes, RunShutdownTimeout) {
+    weft::run_options o;
+    o.threads = GetParam();
+    o.shutdown_timeout = 100ms;
+    testing::internal::CaptureStderr();
+    auto t0 = clock_type::now();
+    int v = weft::run(main_leaving_a_stubborn_task(), o);
+    auto took = clock_type::now() - t0;
+    std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(v, 3);
+    EXPECT_LT(took, 2s);
+    EXPECT_NE(err.find("shutdown_timeout passed"), std::string::npos) << err;
+    EXPECT_NE(err.find("left-behind"), std::string::npos) << err;
+    o.shutdown_timeout = -1ms;
+    EXPECT_THROW(weft::run(main_leaving_a_stubborn_task(), o), std::invalid_argument);
+}
+
+TEST(RuntimeHost, ShutdownTimeoutOptionIsTheDefaultDeadline) {
+    weft::runtime_options o = opts(1);
+    o.shutdown_timeout = 50ms;
+    weft::runtime rt(o);
+    auto stubborn = []() -> weft::task<void> {
+        for (;;) {
+            try {
+                co_await weft::sleep(5ms);
+            } catch (const weft::cancelled_error&) {
+            }
+        }
+    };
+    auto r = rt.spawn(stubborn(), "deaf");
+    EXPECT_FALSE(r.wait_for(10ms));
+    auto t0 = clock_type::now();
+    EXPECT_FALSE(rt.shutdown().empty());
+    EXPECT_LT(clock_type::now() - t0, 1s);
 }
 
 }  // namespace

@@ -421,12 +421,12 @@ public:
     // Starts the threads and returns. Raises std::invalid_argument for bad
     // options (as weft::run does).
     explicit runtime(runtime_options options = {});
-    // shutdown(default_shutdown_timeout); a report that is not empty is
-    // written to stderr.
+    // shutdown(); a report that is not empty is written to stderr.
     ~runtime();
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
 
+    // shutdown()'s deadline when run_options::shutdown_timeout is 0.
     static constexpr std::chrono::milliseconds default_shutdown_timeout{5000};
 
     runtime_handle handle() const noexcept { return runtime_handle(host_); }
@@ -453,10 +453,13 @@ public:
     // if its step ever returns, it finds the loop stopped, frees that state
     // and exits. Its tasks' frames are not destroyed meanwhile. Returns
     // within about `timeout` + 40 ms. Calling it again returns an empty report.
-    shutdown_report shutdown(std::chrono::nanoseconds timeout = default_shutdown_timeout);
+    shutdown_report shutdown(std::chrono::nanoseconds timeout);
+    // With the options' shutdown_timeout, or default_shutdown_timeout.
+    shutdown_report shutdown() { return shutdown(shutdown_timeout_); }
 
 private:
     std::shared_ptr<detail::runtime_host> host_;
+    std::chrono::nanoseconds shutdown_timeout_{default_shutdown_timeout};
     int threads_ = 1;
 };
 

@@ -111,8 +111,12 @@ public:
              const std::function<void(int)>& on_interrupt = {});
     // asyncio.run's ending: cancels the tasks still pending, runs the
     // workers until their cleanup is done, stops them, and reports failures
-    // of those tasks to the exception handler.
-    void shutdown();
+    // of those tasks to the exception handler. With a deadline, the
+    // cancellation ends there: `at_deadline` runs (the loops still running)
+    // if tasks are left, and the loops stop anyway.
+    void shutdown(std::chrono::steady_clock::time_point deadline =
+                      std::chrono::steady_clock::time_point::max(),
+                  const std::function<void()>& at_deadline = {});
     bool started() const noexcept { return started_.load(std::memory_order_acquire); }
 
     // ---- a runtime in the background (weft::runtime): the loops run with
