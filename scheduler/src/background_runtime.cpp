@@ -557,7 +557,13 @@ shutdown_report runtime::shutdown(std::chrono::nanoseconds timeout) {
         if (!out.clean)
             out.task_dump = detail::dump_tasks_from_outside(
                 rt.main_loop(), std::chrono::steady_clock::now() + grace);
-        bool stopped = rt.stop(std::chrono::steady_clock::now() + grace);
+        auto until = std::max(deadline, std::chrono::steady_clock::now()) + grace;
+        bool stopped = rt.stop(until);
+        // A thread whose loop the monitor handed off (its step ran past the
+        // blocking threshold) may still be finishing that step: give it until
+        // the same limit.
+        while (stopped && rt.thread_in_step() && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         if (!stopped || rt.thread_in_step()) {
             // A thread is blocked in a step and would make the destructor
             // wait. A reaper thread waits instead, and frees the runtime's
