@@ -20,6 +20,7 @@ weft::task<report> run_ping_pong(sizes s);
 weft::task<report> run_timers(sizes s);
 weft::task<report> run_executor_rtt(sizes s);
 weft::task<report> run_process_rtt(sizes s);
+weft::task<report> run_submit_rtt(sizes s);
 weft::task<report> run_echo(sizes s);
 weft::task<report> run_memory_release(sizes s);
 std::string validate_fib(const sizes& s);
@@ -73,6 +74,11 @@ const workload registry[] = {
      .default_n = 100'000,
      .default_m = 0,
      .run = &run_executor_rtt},
+    {.name = "submit_rtt",
+     .summary = "K sequential round trips from a foreign thread to a background runtime",
+     .default_n = 100'000,
+     .default_m = 0,
+     .run = &run_submit_rtt},
     // Not a SPEC workload (so not in `all`): weft's process pool against
     // Python's ProcessPoolExecutor (bench/process_pool_rtt.py).
     {.name = "process_rtt",

@@ -89,6 +89,7 @@ void runtime_core::assign(machine& m, event_loop& loop) {
 }
 
 void runtime_core::machine_main(machine& m) {
+    begin_runtime_thread(thread_setup_, m.id);
     tls_ctx.machine = &m;
     m.ctx.store(&tls_ctx, std::memory_order_release);
     if (trace::enabled())
@@ -111,6 +112,7 @@ void runtime_core::machine_main(machine& m) {
         spares_.push_back(&m);
     }
     tls_ctx.machine = nullptr;
+    end_runtime_thread(thread_setup_);
 }
 
 void runtime_core::start_loops() {
@@ -131,12 +133,13 @@ void runtime_core::start_loops() {
     }
 }
 
-void runtime_core::stop_loops() {
+bool runtime_core::stop_loops(std::chrono::steady_clock::time_point deadline) {
     stop_.store(true, std::memory_order_release);
     wake_all();
     {
         std::unique_lock lock(machines_mutex_);
-        loops_stopped_.wait(lock, [&] { return loops_running_ == 0; });
+        if (!loops_stopped_.wait_until(lock, deadline, [&] { return loops_running_ == 0; }))
+            return false;  // a loop's thread is blocked in a step: the caller gives up on it
     }
     if (monitor_.joinable()) {
         {
@@ -151,6 +154,7 @@ void runtime_core::stop_loops() {
     for (auto& w : workers_)
         w->owner_.store(nullptr, std::memory_order_relaxed);
     started_.store(false, std::memory_order_release);
+    return true;
 }
 
 // ---- hand-off

@@ -205,6 +205,11 @@ runner::runner(run_options options) : threads_(checked_threads(options)) {
             blocking_options{options.blocking_threshold, options.max_blocking_threads});
     }
     get_loop().set_debug(options.debug);
+    if (options.shutdown_timeout.count() < 0) {
+        throw std::invalid_argument("weft::run: shutdown_timeout must be >= 0 (0: no limit), got " +
+                                    std::to_string(options.shutdown_timeout.count()) + " ns");
+    }
+    shutdown_timeout_ = options.shutdown_timeout;
 }
 
 std::vector<worker_stats> runner::stats() const {
@@ -241,13 +246,28 @@ void runner::cancel_all_tasks() {
     if (pending.empty()) return;
     for (task_ref& t : pending)
         t.cancel();
+    auto deadline = std::chrono::steady_clock::time_point::max();
+    timer_handle wake;
+    if (shutdown_timeout_.count() > 0) {
+        deadline = std::chrono::steady_clock::now() + shutdown_timeout_;
+        wake = loop_->call_later(shutdown_timeout_, [] {});  // ends the loop's wait then
+    }
     loop_->run_until([&] {
+        if (std::chrono::steady_clock::now() >= deadline) return true;
         for (task_ref& t : pending)
             if (!t.done()) return false;
         return true;
     });
+    wake.cancel();
+    if (std::chrono::steady_clock::now() >= deadline) {
+        std::string dump = detail::format_tasks_on(*loop_);
+        if (dump.rfind("0 live tasks", 0) != 0) {
+            std::fprintf(stderr, "weft::run: shutdown_timeout passed; tasks still alive:\n%s",
+                         dump.c_str());
+        }
+    }
     for (task_ref& t : pending) {
-        if (t.cancelled()) continue;
+        if (!t.done() || t.cancelled()) continue;  // not done: left at the deadline
         if (std::exception_ptr e = t.exception()) {
             loop_->call_exception_handler(exception_context{
                 "unhandled exception during weft::run() shutdown", e, t.get_name()});
@@ -259,7 +279,18 @@ void runner::close() {
     if (closed_) return;
     closed_ = true;
     if (rt_) {
-        rt_->shutdown();
+        if (shutdown_timeout_.count() > 0) {
+            // At the deadline, with the loops still running: name what is left.
+            rt_->shutdown(std::chrono::steady_clock::now() + shutdown_timeout_, [this] {
+                std::string dump = detail::dump_tasks_from_outside(
+                    rt_->main_loop(),
+                    std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
+                std::fprintf(stderr, "weft::run: shutdown_timeout passed; tasks still alive:\n%s",
+                             dump.c_str());
+            });
+        } else {
+            rt_->shutdown();
+        }
         const char* show = std::getenv("WEFT_STATS");
         if (show != nullptr && *show != '\0' && std::string(show) != "0") {
             std::string report = rt_->stats_report();

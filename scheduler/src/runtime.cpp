@@ -201,13 +201,21 @@ void runtime_core::run(task_record* main, const std::atomic<int>* interrupts,
     stop_loops();
 }
 
-void runtime_core::shutdown() {
+void runtime_core::shutdown(std::chrono::steady_clock::time_point deadline,
+                            const std::function<void()>& at_deadline) {
     if (live_tasks() == 0) return;
     start_loops();
+    if (!cancel_pending(deadline) && at_deadline) at_deadline();
+    stop_loops();
+    report_leftovers();
+}
+
+bool runtime_core::cancel_pending(std::chrono::steady_clock::time_point deadline) {
     // Cancel the leftovers and wait for their cleanup; tasks that their
     // cleanup starts are cancelled in a further round.
     constexpr unsigned max_rounds = 8;
-    for (unsigned round = 1; round <= max_rounds && live_tasks() != 0; ++round) {
+    unsigned first = cancel_round_.load(std::memory_order_relaxed) + 1;
+    for (unsigned round = first; round < first + max_rounds && live_tasks() != 0; ++round) {
         cancel_round_.store(round, std::memory_order_release);
         wake_all();
         // Every worker must have seen this round before "nothing left" counts.
@@ -217,9 +225,10 @@ void runtime_core::shutdown() {
                 all_seen = all_seen &&
                            w->worker()->cancel_round_seen.load(std::memory_order_acquire) >= round;
             }
+            if (std::chrono::steady_clock::now() >= deadline) return live_tasks() == 0;
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
             if (all_seen && live_tasks() == 0) break;
-            if (all_seen && round < max_rounds) {
+            if (all_seen && round + 1 < first + max_rounds) {
                 // Leftovers from this round still running, or new ones: wait
                 // for the first, start another round for the second.
                 bool pending_old = false;
@@ -232,7 +241,19 @@ void runtime_core::shutdown() {
             }
         }
     }
-    stop_loops();
+    return live_tasks() == 0;
+}
+
+bool runtime_core::thread_in_step() {
+    std::lock_guard lock(machines_mutex_);
+    for (auto& m : machines_) {
+        // acquire: pairs with begin_step's release.
+        if (m->step.load(std::memory_order_acquire) & 1) return true;
+    }
+    return false;
+}
+
+void runtime_core::report_leftovers() {
     // As asyncio.run: failures of the cancelled leftovers are reported.
     std::vector<task_record*> left;
     {

@@ -3,6 +3,8 @@
 
 namespace weft {
 
-int linked_version() noexcept { return WEFT_VERSION; }
+int linked_version() noexcept {
+    return WEFT_VERSION;
+}
 
 }  // namespace weft

@@ -194,7 +194,7 @@ TEST(Differences, DoneCallbacksDoNotCaptureTheContext) {
         t.add_done_callback([&](weft::task_ref&) { in_done = where_var.get("none"); });
         weft::get_running_loop().call_soon([&] { in_soon = where_var.get("none"); });
         co_await t;
-        co_await weft::sleep(0);  // the done-callback runs one iteration later
+        co_await weft::sleep(0);     // the done-callback runs one iteration later
         EXPECT_EQ(in_done, "none");  // asyncio: "adder"
         EXPECT_EQ(in_soon, "adder");
         where_var.reset(tok);

@@ -35,6 +35,13 @@ struct run_options {
     std::chrono::nanoseconds blocking_threshold = std::chrono::milliseconds(10);
     // Go mode: threads beyond the workers, blocked or spare, at most.
     unsigned max_blocking_threads = 512;
+    // How long the final cancellation may take: once the main task is done,
+    // the tasks still pending are cancelled and their cleanup runs until
+    // this has passed; then those still alive are named on stderr (a task
+    // dump) and destroyed with the loop. Zero (the default) waits as long
+    // as they take, as asyncio.run does. weft::runtime takes it as the
+    // default of shutdown() (see runtime.hpp).
+    std::chrono::nanoseconds shutdown_timeout{0};
 };
 
 // The thread count `options` asks for, after WEFT_THREADS; raises
@@ -92,6 +99,7 @@ private:
 
     std::unique_ptr<event_loop> loop_;
     std::unique_ptr<detail::runtime_core> rt_;
+    std::chrono::nanoseconds shutdown_timeout_{0};
     int threads_ = 1;
     bool closed_ = false;
 };

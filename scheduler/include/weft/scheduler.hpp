@@ -17,10 +17,11 @@
 #include <weft/parallelism.hpp>
 #include <weft/queue.hpp>
 #include <weft/run.hpp>
+#include <weft/runtime.hpp>
 #include <weft/semaphore.hpp>
 #include <weft/shield.hpp>
-#include <weft/spawn.hpp>
 #include <weft/sleep.hpp>
+#include <weft/spawn.hpp>
 #include <weft/task.hpp>
 #include <weft/task_dump.hpp>
 #include <weft/task_group.hpp>

@@ -86,6 +86,20 @@ struct loop_settings {
 // Runs the shutdown callbacks of `s`, including any that they add.
 void run_shutdown_callbacks(loop_settings& s) noexcept;
 
+// What every thread of a runtime does around its life (weft::runtime's
+// options): a name for the kernel (pthread_setname_np: the prefix, a dash
+// and the thread's number, cut to 15 characters) and hooks called on the
+// thread itself, first and last thing. Empty means nothing.
+struct thread_setup {
+    std::string name_prefix;
+    std::function<void()> on_start;
+    std::function<void()> on_stop;
+};
+// Names the calling thread `prefix-index` and runs `on_start`; the hooks'
+// exceptions go to the default exception handler.
+void begin_runtime_thread(const thread_setup& setup, unsigned index) noexcept;
+void end_runtime_thread(const thread_setup& setup) noexcept;
+
 class runtime_core {
 public:
     explicit runtime_core(unsigned workers, blocking_options blocking = {});
@@ -107,9 +121,31 @@ public:
              const std::function<void(int)>& on_interrupt = {});
     // asyncio.run's ending: cancels the tasks still pending, runs the
     // workers until their cleanup is done, stops them, and reports failures
-    // of those tasks to the exception handler.
-    void shutdown();
+    // of those tasks to the exception handler. With a deadline, the
+    // cancellation ends there: `at_deadline` runs (the loops still running)
+    // if tasks are left, and the loops stop anyway.
+    void shutdown(std::chrono::steady_clock::time_point deadline =
+                      std::chrono::steady_clock::time_point::max(),
+                  const std::function<void()>& at_deadline = {});
     bool started() const noexcept { return started_.load(std::memory_order_acquire); }
+
+    // ---- a runtime in the background (weft::runtime): the loops run with
+    // no main task, started and stopped by the owner.
+    // Before start(): what each thread does when it starts and ends.
+    void set_thread_setup(thread_setup setup) { thread_setup_ = std::move(setup); }
+    void start() { start_loops(); }
+    // Shutdown's cancellation rounds on running loops, until every task is
+    // done (true) or `deadline` passes (false).
+    bool cancel_pending(std::chrono::steady_clock::time_point deadline);
+    // Stops the loops; false if some loop is still driven at `deadline` (its
+    // thread is blocked in a step and the monitor is off).
+    bool stop(std::chrono::steady_clock::time_point deadline) { return stop_loops(deadline); }
+    // After stop(): whether some thread is still inside a task step (one
+    // whose loop was handed off): the destructor would wait for it.
+    bool thread_in_step();
+    // After stop(): reports the failures of the tasks cancelled by the
+    // rounds, as asyncio.run does, and drops them.
+    void report_leftovers();
 
     // ---- scheduling
     // From any thread: queues `item` globally and wakes a worker if needed.
@@ -152,8 +188,10 @@ public:
 private:
     // Gives every worker a machine and starts the monitor.
     void start_loops();
-    // Stops the workers and waits until no machine drives one.
-    void stop_loops();
+    // Stops the workers and waits until no machine drives one (or until
+    // `deadline`: false then).
+    bool stop_loops(std::chrono::steady_clock::time_point deadline =
+                        std::chrono::steady_clock::time_point::max());
     machine* acquire_spare();
     void release_spare(machine* m);
     // Gives `loop` to `m`, whose thread starts driving it.
@@ -166,6 +204,7 @@ private:
     std::size_t live_tasks() const noexcept;
 
     loop_settings settings_;
+    thread_setup thread_setup_;
     std::vector<std::unique_ptr<event_loop>> workers_;
     const blocking_options blocking_;
     // Machines: all of them, the spare ones, and how many loops are being
