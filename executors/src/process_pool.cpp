@@ -301,8 +301,7 @@ void process_pool_state::dispatch(std::unique_lock<std::mutex>& lock, bool may_s
         if (sent && c->timeout > 0 && here != nullptr && !here->is_closed()) {
             c->job->core()->add_ref();  // the timer's reference to the call
             std::weak_ptr<process_pool_state> weak = weak_from_this();
-            std::shared_ptr<worker_slot> slot_ref = s;
-            timer = here->call_later(c->timeout, [weak, slot_ref, ref = call_ref(c)] {
+            timer = here->call_later(c->timeout, [weak, slot_ref = s, ref = call_ref(c)] {
                 if (auto p = weak.lock()) p->on_timeout(slot_ref.get(), ref.c);
             });
         }

@@ -2,10 +2,12 @@
 // fed whole and in random pieces, must never crash it and must give the
 // same requests and the same verdict however they are cut.
 //
-//     clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
-//         tests/fuzz/http_request.cpp examples/http/request_parser.cpp \
+//     clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined
+//         tests/fuzz/http_request.cpp examples/http/request_parser.cpp
 //         -Iexamples -o fuzz_http_request
 //     ./fuzz_http_request tests/fuzz/corpus/http_request
+//
+// (the first command is one line), or the `fuzz` preset (docs/fuzzing.md).
 //
 // The first two bytes choose the cut points; the rest is the stream.
 #include <cstddef>

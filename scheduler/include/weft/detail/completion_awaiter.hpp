@@ -42,8 +42,10 @@ inline constexpr char type_tag = 0;
 
 template <class Handle, class F>
 struct done_callback final : callback_node, pooled {
+    // Never a copy or move constructor in disguise: a done_callback is made
+    // once, in its pooled node, and neither copied nor moved (deleted below).
     template <class G>
-    explicit done_callback(G&& g)
+    explicit done_callback(G&& g)  // NOLINT(bugprone-forwarding-reference-overload)
         : callback_node(&run, &drop, &type_tag<F>), fn(std::forward<G>(g)) {
         if constexpr (std::equality_comparable<F>) {
             equals = [](const callback_node* self, const void* other) {
@@ -54,6 +56,8 @@ struct done_callback final : callback_node, pooled {
             equals = [](const callback_node*, const void*) { return true; };
         }
     }
+    done_callback(const done_callback&) = delete;
+    done_callback& operator=(const done_callback&) = delete;
     static void run(callback_base* b) {
         auto* self = static_cast<done_callback*>(b);
         Handle h = Handle::from_core(self->target);
