@@ -387,7 +387,7 @@ task<process> create_subprocess_exec(std::vector<std::string> argv, subprocess_o
 }
 
 task<process> create_subprocess_shell(std::string command, subprocess_options options) {
-    return create_subprocess_exec({"/bin/sh", "-c", std::move(command)}, std::move(options));
+    return create_subprocess_exec({"/bin/sh", "-c", std::move(command)}, options);
 }
 
 }  // namespace weft
