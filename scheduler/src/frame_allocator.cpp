@@ -191,6 +191,38 @@ struct chunk_tally {
     bool release = false;
 };
 
+// A free object that a trim keeps, with what orders it (see trim_depot).
+struct kept_object {
+    std::size_t chunk_free;  // free bytes of its chunk; 0 outside retired chunks
+    std::uintptr_t chunk;
+    pool_free_node* node;
+};
+
+// Drops the objects of released chunks from `lists`, in place, batch by batch.
+template <class Find>
+void unlink_released(std::vector<batch>& lists, Find& find) {
+    std::size_t out = 0;
+    for (const batch& b : lists) {
+        batch k{nullptr, nullptr, 0};
+        for (pool_free_node* n = b.head; n != nullptr;) {
+            pool_free_node* next = n->next;
+            const chunk_tally* t = find(n);
+            if (t == nullptr || !t->release) {
+                n->next = nullptr;
+                if (k.tail != nullptr)
+                    k.tail->next = n;
+                else
+                    k.head = n;
+                k.tail = n;
+                ++k.count;
+            }
+            n = next;
+        }
+        if (k.count > 0) lists[out++] = k;
+    }
+    lists.resize(out);
+}
+
 // Unmaps retired chunks whose objects are all on the depot's lists, except
 // the warm reserve (that many bytes of such chunks stay), taking at most
 // `limit_of_free` free bytes off the lists. Caller holds trim_mutex.
@@ -257,33 +289,50 @@ std::size_t trim_depot(depot& d, std::size_t limit_of_free, bool idle) {
         release.push_back(t.base);
     }
 
-    // Unlink the released chunks' objects, in place, batch by batch.
+    // Rebatch what stays so that refills, which pop from the back, take the
+    // objects of the fullest chunks first and leave mostly free chunks alone
+    // until they are wholly free. In Go mode frees land on whichever worker
+    // completes a task, so a batch otherwise mixes objects of many chunks and
+    // one refill pins them all. The released chunks' objects are dropped on
+    // the way. Objects outside retired chunks count as in a full chunk.
     std::size_t kept_bytes = 0;
-    if (!release.empty()) {
-        for (std::size_t cls = 0; cls < pool_classes; ++cls) {
-            std::size_t out = 0;
-            for (const batch& b : taken[cls]) {
-                batch k{nullptr, nullptr, 0};
-                for (pool_free_node* n = b.head; n != nullptr;) {
-                    pool_free_node* next = n->next;
-                    chunk_tally* t = find(n);
-                    if (t == nullptr || !t->release) {
-                        n->next = nullptr;
-                        if (k.tail != nullptr)
-                            k.tail->next = n;
-                        else
-                            k.head = n;
-                        k.tail = n;
-                        ++k.count;
-                    }
-                    n = next;
-                }
-                if (k.count > 0) taken[cls][out++] = k;
-            }
-            taken[cls].resize(out);
+    for (std::size_t cls = 0; cls < pool_classes; ++cls) {
+        std::size_t objects = 0;
+        for (const batch& b : taken[cls])
+            objects += b.count;
+        if (objects == 0) continue;
+        std::vector<kept_object> kept;
+        try {
+            kept.reserve(objects);
+            taken[cls].reserve(objects / batch_size + 1);
+        } catch (const std::bad_alloc&) {
+            unlink_released(taken[cls], find);  // no room to sort: unlink in place
+            continue;
         }
-        unmap_chunks(release);
+        for (const batch& b : taken[cls])
+            for (pool_free_node* n = b.head; n != nullptr; n = n->next) {
+                const chunk_tally* t = find(n);
+                if (t != nullptr && t->release) continue;
+                kept.push_back(kept_object{t != nullptr ? t->free : 0, chunk_of(n), n});
+            }
+        std::sort(kept.begin(), kept.end(), [](const kept_object& a, const kept_object& b) {
+            if (a.chunk_free != b.chunk_free) return a.chunk_free > b.chunk_free;
+            return a.chunk != b.chunk ? a.chunk < b.chunk : a.node < b.node;
+        });
+        taken[cls].clear();  // capacity reserved above: the pushes cannot throw
+        // The short batch, if any, goes first (popped last): every refill
+        // until then takes a whole batch from the fullest chunks.
+        std::size_t first = kept.size() % batch_size;
+        for (std::size_t i = 0, last = first != 0 ? first : batch_size; i < kept.size();
+             i = last, last += batch_size) {
+            for (std::size_t k = i; k + 1 < last; ++k)
+                kept[k].node->next = kept[k + 1].node;
+            kept[last - 1].node->next = nullptr;
+            taken[cls].push_back(
+                batch{kept[i].node, kept[last - 1].node, static_cast<std::uint32_t>(last - i)});
+        }
     }
+    if (!release.empty()) unmap_chunks(release);
     for (std::size_t cls = 0; cls < pool_classes; ++cls)
         for (const batch& b : taken[cls])
             kept_bytes += b.count * class_bytes(cls);

@@ -1,6 +1,8 @@
 // The frame pool: reuse, size classes, frees from other threads, and giving
 // memory back (trim, threads that exit, loops that go idle).
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <set>
 #include <thread>
@@ -124,6 +126,63 @@ TEST(FramePool, MemoryOfExitedThreadsAndCrossThreadFreesIsTrimmed) {
     ASSERT_GE(held(), base + count * size);
     weft::trim();
     EXPECT_LE(held(), base + pool_reserve_bytes);
+}
+
+// After a trim, refills take the objects of the fullest chunks first and
+// leave the emptiest alone, so that it can become wholly free. Frees from
+// many tasks arrive interleaved (Go mode frees on whichever worker finishes a
+// task); without the trim's rebatching every refill took objects of every
+// chunk and pinned them all.
+TEST(FramePool, AfterATrimRefillsComeFromTheFullestChunks) {
+    constexpr std::size_t size = 48;  // a class no coroutine frame uses
+    const std::size_t per_chunk = pool_chunk_bytes / size;
+    std::vector<void*> ps(3 * per_chunk);
+    std::thread producer([&] {  // carves three chunks, then retires them
+        for (auto& p : ps)
+            p = pool_take(size);
+    });
+    producer.join();
+    auto chunk = [](const void* p) {
+        return reinterpret_cast<std::uintptr_t>(p) / pool_chunk_bytes;
+    };
+    std::vector<std::uintptr_t> chunks;  // in the order they were carved
+    for (void* p : ps)
+        if (std::find(chunks.begin(), chunks.end(), chunk(p)) == chunks.end())
+            chunks.push_back(chunk(p));
+    ASSERT_EQ(chunks.size(), 3u) << "the producer's objects fill three fresh chunks";
+    // The first chunk keeps most objects in use, the third fewer, the second none.
+    const std::size_t keep[3] = {1000, 0, 700};
+    std::size_t seen[3] = {0, 0, 0};
+    std::vector<void*> in_use, freed[3];
+    for (void* p : ps) {
+        std::size_t which = static_cast<std::size_t>(
+            std::find(chunks.begin(), chunks.end(), chunk(p)) - chunks.begin());
+        (seen[which]++ < keep[which] ? in_use : freed[which]).push_back(p);
+    }
+    std::thread consumer([&] {  // frees them interleaved, then exits
+        for (std::size_t i = 0; i < per_chunk; ++i)
+            for (auto& f : freed)
+                if (i < f.size()) pool_put(f[i], size);
+    });
+    consumer.join();
+    weft::trim();
+    const std::uintptr_t fullest = chunks[0], emptiest = chunks[1];
+    std::vector<void*> refill(weft::detail::pool_list_limit / 2);
+    std::thread taker([&] {
+        for (auto& p : refill)
+            p = pool_take(size);
+    });
+    taker.join();
+    std::size_t from_fullest = 0;
+    for (void* p : refill) {
+        EXPECT_NE(chunk(p), emptiest) << "a refill took an object of the emptiest chunk";
+        from_fullest += chunk(p) == fullest ? 1 : 0;
+    }
+    EXPECT_GT(from_fullest, 0u);
+    for (void* p : refill)
+        pool_put(p, size);
+    for (void* p : in_use)
+        pool_put(p, size);
 }
 
 // Without trim(): a loop that goes idle hands in its lists and returns what
