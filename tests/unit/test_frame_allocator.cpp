@@ -187,7 +187,7 @@ TEST(FramePool, AfterATrimRefillsComeFromTheFullestChunks) {
 
 // Without trim(): a loop that goes idle hands in its lists and returns what
 // the pool has held unused for an idle period (shortened here to 20 ms).
-void idle_loop_gives_memory_back(int threads) {
+void idle_loop_gives_memory_back([[maybe_unused]] int threads) {
 #if WEFT_SANITIZED
     GTEST_SKIP() << "the runtime allocates with operator new under sanitizers";
 #else
