@@ -37,7 +37,7 @@ if(WEFT_SANITIZE)
     endif()
     if(WEFT_SANITIZE MATCHES "thread" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
         # GCC warns that TSan does not model atomic_thread_fence. The fences in
-        # weft (and in moodycamel's queue) order atomics against atomics, which
+        # weft (and in oneTBB's queue) order atomics against atomics, which
         # TSan checks through the release/acquire operations next to them.
         add_compile_options(-Wno-tsan)
     endif()

@@ -7,7 +7,6 @@
 #include <string>
 #include <system_error>
 
-#include <concurrentqueue/concurrentqueue.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -15,9 +14,9 @@
 #include <unistd.h>
 
 #include <weft/detail/frame_allocator.hpp>
+#include <weft/detail/inject_queue.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
-#include <weft/detail/tsan.hpp>
 #include <weft/event_loop.hpp>
 #include <weft/log.hpp>
 
@@ -26,10 +25,10 @@
 namespace weft {
 
 namespace detail {
-// Items queued from other threads (single-thread mode). moodycamel's queue is
-// lock-free for any number of producers; the loop is its only consumer.
+// Items queued from other threads (single-thread mode); the loop is the only
+// consumer.
 struct remote_queue {
-    moodycamel::ConcurrentQueue<std::uintptr_t> items;
+    inject_queue items;
 };
 }  // namespace detail
 
@@ -37,10 +36,7 @@ using detail::callback_base;
 using detail::task_record;
 using detail::tls_ctx;
 
-namespace {
-// An idle loop frees a ready queue grown past this many items (64 KiB).
-constexpr std::size_t ready_shrink_above = 8192;
-}  // namespace
+namespace {}  // namespace
 
 void handle::cancel() noexcept {
     if (cb_ != nullptr) detail::cancel_callback(cb_);
@@ -135,8 +131,7 @@ void event_loop::schedule(event_loop* home, std::uintptr_t item, bool wake) {
 
 void event_loop::push_remote(std::uintptr_t item) {
     if (rt_ != nullptr) return rt_->inject(item);
-    detail::tsan_release_item(item);
-    remote_->items.enqueue(item);
+    remote_->items.push(item);
     // release: pairs with drain_remote's exchange, so the item is there
     // for the dequeue that follows it.
     remote_dirty_.store(true, std::memory_order_release);
@@ -172,7 +167,7 @@ void event_loop::drain_remote() {
     remote_dirty_.exchange(false, std::memory_order_acquire);
     std::uintptr_t items[64];
     std::size_t n;
-    while ((n = remote_->items.try_dequeue_bulk(items, 64)) != 0) {
+    while ((n = remote_->items.pop_batch(items, 64)) != 0) {
         for (std::size_t i = 0; i < n; ++i)
             ready_.push_back(items[i]);
     }
@@ -410,7 +405,7 @@ void event_loop::run_once_impl(bool may_wait) {
         // shorten the wait to come back when that is due.
         timeout = detail::pool_idle(timeout);
         // Likewise a ready queue that a burst grew (8 MB for a million tasks).
-        ready_.shrink_if_empty(ready_shrink_above);
+        ready_.shrink_if_empty(detail::ready_shrink_above);
         // Announce the sleep, then look at the remote queue (see push_remote).
         sleeping_.store(true, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -484,7 +484,13 @@ std::int64_t pool_idle(std::int64_t timeout_ns) noexcept {
                     std::lock_guard g(d.mutex);
                     low = d.low_bytes;
                 }
-                trim_depot(d, low, true);
+                std::size_t released = trim_depot(d, low, true);
+#ifdef __GLIBC__
+                // A burst big enough to leave whole chunks idle also grew
+                // malloc's arenas (queues, buffers); give their free pages
+                // back in the same idle moment, as weft::trim() does.
+                if (released != 0) ::malloc_trim(0);
+#endif
                 start = d.period_start.load(std::memory_order_relaxed);
             }
         }

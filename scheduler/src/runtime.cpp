@@ -6,11 +6,9 @@
 #include <mutex>
 #include <string>
 
-#include <concurrentqueue/concurrentqueue.h>
-
+#include <weft/detail/inject_queue.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
-#include <weft/detail/tsan.hpp>
 
 #include "machine.hpp"
 #include "trace.hpp"
@@ -18,9 +16,8 @@
 namespace weft::detail {
 
 struct runtime_core::global_queue {
-    // Work from outside threads and overflow from full local queues. Lock-free
-    // for any number of producers and consumers.
-    moodycamel::ConcurrentQueue<std::uintptr_t> items;
+    // Work from outside threads and overflow from full local queues.
+    inject_queue items;
 };
 
 runtime_core::runtime_core(unsigned workers, blocking_options blocking)
@@ -56,7 +53,7 @@ runtime_core::~runtime_core() {
     for (auto& w : workers_)
         w->close();
     std::uintptr_t item;
-    while (global_->items.try_dequeue(item)) {
+    while (global_->items.pop_batch(&item, 1) != 0) {
         if (item & 1) reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1})->release();
     }
     for (task_record* t : leftovers_)
@@ -64,8 +61,7 @@ runtime_core::~runtime_core() {
 }
 
 void runtime_core::inject(std::uintptr_t item) {
-    tsan_release_item(item);
-    global_->items.enqueue(item);
+    global_->items.push(item);
     if (WEFT_UNLIKELY(trace::enabled())) trace::instant("inject", "items", 1);
     // seq_cst fence: the producer's half of the handshake in idle.hpp rule 5
     // (publish the work, then look at the idle counts).
@@ -74,9 +70,7 @@ void runtime_core::inject(std::uintptr_t item) {
 }
 
 void runtime_core::inject_batch(const std::uintptr_t* items, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i)
-        tsan_release_item(items[i]);
-    global_->items.enqueue_bulk(items, n);
+    global_->items.push_batch(items, n);
     if (WEFT_UNLIKELY(trace::enabled()))
         trace::instant("inject", "items", static_cast<std::int64_t>(n));
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -96,10 +90,8 @@ std::uintptr_t runtime_core::pop_global(event_loop& into) {
     std::size_t share = global_->items.size_approx() / size() + 1;
     std::size_t want = std::min({share, room / 2 + 1, std::size_t{64}});
     std::uintptr_t batch[64];
-    std::size_t got = global_->items.try_dequeue_bulk(batch, want);
+    std::size_t got = global_->items.pop_batch(batch, want);
     if (got == 0) return 0;
-    for (std::size_t i = 0; i < got; ++i)
-        tsan_acquire_item(batch[i]);
     w.counters.injection_pulls.add(got);
     for (std::size_t i = 1; i < got; ++i)
         into.push_local(batch[i]);

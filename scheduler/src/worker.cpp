@@ -213,6 +213,7 @@ void event_loop::park() {
         // Idle: this thread's free frames go back to the pool's depot, and
         // the depot returns what it has held unused (frame_allocator.hpp).
         timeout = detail::pool_idle(timeout);
+        ready_.shrink_if_empty(detail::ready_shrink_above);
         poller_.wait(timeout);  // our eventfd, a timer, or I/O ends it
         drop_cancelled_timers();
         collect_due_timers();

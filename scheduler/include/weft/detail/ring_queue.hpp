@@ -11,6 +11,10 @@
 
 namespace weft::detail {
 
+// An idle loop or worker frees a ready queue grown past this many items
+// (64 KiB): a burst of a million callbacks leaves 8 MB otherwise.
+inline constexpr std::size_t ready_shrink_above = 8192;
+
 // Holds trivially copyable items (tagged pointers). Capacity is a power of two
 // and doubles when full, so push is amortised O(1) and never fails.
 template <class T>

@@ -1,8 +1,9 @@
-// ThreadSanitizer annotations. moodycamel's queue synchronises through
-// atomic_thread_fence, which TSan does not model, so it cannot see that
-// whatever a producer wrote before enqueueing an item happens before the
-// consumer's use of it. We tell it so, item by item: a release on the item's
-// address before enqueueing, an acquire after dequeueing. No-ops otherwise.
+// ThreadSanitizer annotations. oneTBB's concurrent_queue (the thread pool's
+// job queue) synchronises through atomic_thread_fence, which TSan does not
+// model, so it cannot see that whatever a producer wrote before enqueueing an
+// item happens before the consumer's use of it. We tell it so, item by item:
+// a release on the item's address before enqueueing, an acquire after
+// dequeueing. No-ops otherwise.
 //
 // The same goes for epoll_pwait2, which this TSan does not intercept (it
 // does epoll_wait): the poller releases a target's address when it
