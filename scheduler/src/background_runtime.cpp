@@ -50,6 +50,11 @@ void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
               nullptr, nullptr, 0);
 }
 
+// How long a blocking wait spins before it sleeps: longer than a trivial
+// task's round trip through a loop that is awake, far shorter than the waits
+// worth sleeping through.
+constexpr std::chrono::microseconds remote_spin{50};
+
 void report(const char* what) noexcept {
     event_loop::default_exception_handler(exception_context{what, std::current_exception(), {}});
 }
@@ -97,10 +102,15 @@ bool remote_state_base::wait(const std::chrono::steady_clock::time_point* until,
     if (done()) return true;
     runtime_handle::check_may_block(what);
     // A task that takes a few microseconds is usually done before a sleep
-    // would even begin: look a few times first.
-    for (int i = 0; i < 100; ++i) {
+    // would even begin, and a futex sleep and wake-up cost some 10 us of
+    // latency on a virtual machine: look for a while first (remote_spin),
+    // reading the clock every 64 pauses.
+    auto spin_until = std::chrono::steady_clock::now() + remote_spin;
+    if (until != nullptr && *until < spin_until) spin_until = *until;
+    for (unsigned i = 1;; ++i) {
         if (done()) return true;
         __builtin_ia32_pause();
+        if (i % 64 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
     }
     for (;;) {
         // acquire: pairs with publish()'s exchange, so a caller seeing done

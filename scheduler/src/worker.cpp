@@ -64,11 +64,13 @@ bool event_loop::run_worker(detail::machine& m) {
         std::uintptr_t item = next_local();
         if (item == 0 && (item = find_work()) == 0) continue;
         if (w.searching) {
-            // Found work: stop searching; if we were the last searcher, get
-            // another worker looking, as there may be more (idle.hpp, rule 4).
+            // Found work: stop searching; if we were the last searcher and
+            // more work is in sight, get another worker looking (idle.hpp,
+            // rule 4). Work that this item makes later notifies by rule 2,
+            // so a lone item (a submission from outside) wakes nobody.
             w.searching = false;
             w.search_rounds = 0;
-            if (rt_->idle().stop_searching()) rt_->notify_parked();
+            if (rt_->idle().stop_searching()) rt_->notify_if_work_pending();
         }
         w.counters.tasks_run.add();
         m.begin_step();

@@ -450,6 +450,7 @@ private:
     void unlink_locally(detail::task_record* t) noexcept;
     void add_timer_remote(detail::callback_base* cb, std::int64_t when_ns);
     void wake_thread() noexcept;  // makes a parked worker's wait return
+    bool spin_for_remote(std::int64_t timeout_ns);
 
     detail::ring_queue<std::uintptr_t> ready_;
     detail::timer_heap timers_;
@@ -462,6 +463,10 @@ private:
     // Set by push_remote after enqueueing, taken by drain_remote: an empty
     // remote queue costs one load per iteration.
     std::atomic<bool> remote_dirty_{false};
+    // Whether the last wake-up brought work from other threads: such a loop
+    // spins a moment before it sleeps (spin_for_remote), since the next
+    // submission likely follows at once.
+    bool remote_active_ = false;
     int wakeup_fd_ = -1;
     struct wakeup_target : detail::poll_target {
         event_loop* loop = nullptr;

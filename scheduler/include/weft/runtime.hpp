@@ -17,9 +17,9 @@
 //
 // With threads == 1 the runtime runs one event loop on a thread of its own,
 // with asyncio's semantics on that thread; with N > 1 it runs Go mode's N
-// workers. A submission from another thread is a lock-free push (the loop's
-// remote queue, or the Go runtime's injection queue) and wakes the loop only
-// if it sleeps; a blocking get() spins a moment and then sleeps on a futex.
+// workers. A submission from another thread is a push onto the loop's remote
+// queue (or the Go runtime's global queue) and wakes the loop only if it
+// sleeps; a blocking get() spins up to 50 us and then sleeps on a futex.
 //
 // The runtime installs no signal handler and never ends the process: the
 // program that hosts it owns its signals and its exit (weft::run, which is

@@ -15,8 +15,10 @@
 //  3. A notified worker comes back as a searcher (the notifier counted it so,
 //     which stops further notifications until it finds work or parks).
 //  4. A searcher that finds work stops searching; if it was the *last*
-//     searcher it notifies one more worker, because where there was work
-//     there may be more (`stop_searching` returns that fact).
+//     searcher (`stop_searching` returns that fact) and more work is in
+//     sight (a queue not empty, `notify_if_work_pending`), it notifies one
+//     more worker. Work that appears later notifies by rule 2; so a lone
+//     submission from outside wakes one worker, not two.
 //  5. The last searcher to park must look at every queue once more after it
 //     has announced itself parked (`park` returns that fact). Together with
 //     rule 2 this closes the race: a producer publishes its work, then reads
