@@ -1,7 +1,7 @@
 // weft-bench: the workloads of bench/peers/SPEC.md, run on weft.
 //
-//     weft-bench [--threads N] [--bench NAME|all] [--n N] [--m M] [--json] [--list] [--quiet]
-//                [--blocking-threshold-ms MS]
+//     weft-bench [--threads N] [--model asyncio|go] [--bench NAME|all] [--n N] [--m M]
+//                [--json] [--list] [--quiet] [--blocking-threshold-ms MS]
 //
 // stdout carries only the machine-readable results: SPEC's result lines
 // (`peer=weft bench=fib threads=1 value=… unit=ns/task n=30`), or one JSON
@@ -82,6 +82,8 @@ int main(int argc, char** argv) {
         "weft-bench"};
     int threads = weft::cli::hardware_threads();
     weft::cli::add_threads(app, threads);
+    weft::scheduling_model model = weft::scheduling_model::automatic;
+    weft::cli::add_model(app, model);
     std::string bench = "all";
     app.add_option("--bench", bench, "workload to run, or all (" + known_names() + ")")
         ->check(CLI::Validator(
@@ -126,13 +128,18 @@ int main(int argc, char** argv) {
     try {
         runtime = std::make_unique<weft::runner>(weft::run_options{
             .threads = threads,
+            .model = model,
             .blocking_threshold =
                 std::chrono::nanoseconds(static_cast<std::int64_t>(blocking_threshold_ms * 1e6))});
+    } catch (const weft::configuration_error& e) {
+        usage_error(e.what());  // e.g. --model asyncio with --threads 2
     } catch (const std::invalid_argument& e) {
         mode_missing = e.what();
     }
 
-    output out(threads, json, quiet, isatty(STDERR_FILENO) != 0);
+    const bool go_model = runtime ? runtime->model() == weft::scheduling_model::go
+                                  : model == weft::scheduling_model::go || threads > 1;
+    output out(threads, go_model, json, quiet, isatty(STDERR_FILENO) != 0);
     if (list) {
         out.print_list(workloads(), mode_missing);
         return 0;

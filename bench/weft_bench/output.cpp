@@ -45,13 +45,13 @@ std::string json_string(const std::string& s) {
 }  // namespace
 
 std::string output::mode() const {
-    return threads_ == 1 ? "asyncio mode, one thread"
-                         : "Go mode, " + std::to_string(threads_) + " worker threads";
+    if (!go_model_) return "asyncio mode, one thread";
+    return "Go mode, " + std::to_string(threads_) + " worker thread" + (threads_ == 1 ? "" : "s");
 }
 
 void output::print_list(std::span<const workload> all, const std::string& mode_missing) const {
     if (json_) {
-        std::printf("{\"peer\": \"weft\", \"threads\": %d, \"workloads\": [", threads_);
+        std::printf("{\"peer\": \"%s\", \"threads\": %d, \"workloads\": [", peer(), threads_);
         bool first = true;
         for (const workload& w : all) {
             bool ok = w.available() && mode_missing.empty();
@@ -151,14 +151,14 @@ void output::print_table() const {
 void output::print_spec_lines() const {
     for (const row& r : rows_) {
         for (const measurement& m : r.r.results) {
-            std::printf("peer=weft bench=%s threads=%d value=%.3f unit=%s n=%s\n", r.bench.c_str(),
-                        threads_, m.value, m.unit.c_str(), r.r.n.c_str());
+            std::printf("peer=%s bench=%s threads=%d value=%.3f unit=%s n=%s\n", peer(),
+                        r.bench.c_str(), threads_, m.value, m.unit.c_str(), r.r.n.c_str());
         }
     }
 }
 
 void output::print_json() const {
-    std::printf("{\"peer\": \"weft\", \"threads\": %d, \"results\": [", threads_);
+    std::printf("{\"peer\": \"%s\", \"threads\": %d, \"results\": [", peer(), threads_);
     bool first = true;
     for (const row& r : rows_) {
         for (const measurement& m : r.r.results) {

@@ -13,8 +13,13 @@ namespace weft_bench {
 
 class output {
 public:
-    output(int threads, bool json, bool quiet, bool stderr_is_tty)
-        : threads_(threads), json_(json), quiet_(quiet), tty_(stderr_is_tty) {}
+    output(int threads, bool go_model, bool json, bool quiet, bool stderr_is_tty)
+        : threads_(threads), go_model_(go_model), json_(json), quiet_(quiet), tty_(stderr_is_tty) {}
+
+    // The name in result lines: "weft", or "weft_go" for Go's model at one
+    // thread (asyncio's is weft's default there), so that bench/compare
+    // shows both models at equal threads.
+    const char* peer() const noexcept { return go_model_ && threads_ == 1 ? "weft_go" : "weft"; }
 
     // --list: every workload and whether it can run at this thread count
     // (`mode_missing` non-empty: the mode itself is not available yet).
@@ -48,6 +53,7 @@ private:
     std::string mode() const;
 
     int threads_;
+    bool go_model_;
     bool json_;
     bool quiet_;
     bool tty_;

@@ -3,7 +3,8 @@
 // row (value = wall / K, in microseconds): the cost of weft::runtime's
 // cross-thread submit, wake-up and blocking wait, as Tokio's
 // Handle::spawn + a blocking wait and asyncio's run_coroutine_threadsafe +
-// future.result() measure it. The background runtime has --threads workers.
+// future.result() measure it. The background runtime has --threads workers,
+// and weft-bench's model (--model go at one thread: one Go worker).
 #include <algorithm>
 #include <string>
 #include <thread>
@@ -28,7 +29,9 @@ weft::task<report> run_submit_rtt(sizes s) {
     const long k = pick(s.n, 100'000);
     // The thread count weft-bench runs at: Go mode's workers, else 1.
     weft::runtime_options options;
-    options.threads = static_cast<int>(std::max<std::size_t>(1, weft::runtime_stats().size()));
+    const std::size_t workers = weft::runtime_stats().size();  // 0: asyncio's model
+    options.threads = static_cast<int>(std::max<std::size_t>(1, workers));
+    if (workers != 0) options.model = weft::scheduling_model::go;
     options.thread_name_prefix = "submit-rtt";
     weft::runtime rt(options);
     weft::runtime_handle h = rt.handle();

@@ -33,6 +33,7 @@
 
 #include <weft/errors.hpp>
 #include <weft/parallelism.hpp>
+#include <weft/run.hpp>
 
 namespace weft::cli {
 
@@ -112,6 +113,30 @@ inline CLI::Option* add_threads(CLI::App& app, int& threads) {
         ->check(CLI::Validator(check, "in [1, " + std::to_string(weft::max_threads) + "]"));
 }
 
+// Adds `--model asyncio|go` to `app`, storing into `model` (run_options::
+// model). Left out, `model` stays as it was (automatic: WEFT_MODEL, else
+// asyncio at one thread and Go above, decided by weft::run).
+inline CLI::Option* add_model(CLI::App& app, weft::scheduling_model& model) {
+    auto check = [](std::string& value) -> std::string {
+        try {
+            (void)weft::parse_scheduling_model(value, "--model");
+        } catch (const weft::configuration_error& e) {
+            return e.problem();
+        }
+        return {};
+    };
+    return app
+        .add_option_function<std::string>(
+            "--model",
+            [&model](const std::string& value) {
+                model = weft::parse_scheduling_model(value, "--model");
+            },
+            "scheduling model: asyncio (one thread, asyncio's order) or go (work stealing, any "
+            "thread count); default: WEFT_MODEL when set, else asyncio at --threads 1 and go "
+            "above")
+        ->check(CLI::Validator(check, "asyncio|go"));
+}
+
 namespace detail {
 // WEFT_THREADS, for a `--threads` that the command line left out: checked
 // with the variable's name in the message, then stored as the flag would be.
@@ -124,6 +149,22 @@ inline void apply_threads_environment(CLI::App& app) {
     option->add_result(std::string(env));
     option->run_callback();
 }
+
+// `--model asyncio` with more than one thread: said in the flags' terms here
+// rather than later by weft::run in run_options' terms.
+inline void check_model_threads(CLI::App& app) {
+    CLI::Option* model = app.get_option_no_throw("--model");
+    CLI::Option* threads = app.get_option_no_throw("--threads");
+    if (model == nullptr || threads == nullptr || model->count() == 0) return;
+    if (model->as<std::string>() != "asyncio" || threads->count() == 0) return;
+    int n = threads->as<int>();
+    if (n > 1) {
+        throw weft::configuration_error("--model",
+                                        "asyncio's model runs on one thread, but "
+                                        "--threads is " +
+                                            std::to_string(n) + " (use --model go)");
+    }
+}
 }  // namespace detail
 
 // Parses the command line, then WEFT_THREADS for a `--threads` it left out.
@@ -133,6 +174,7 @@ inline void parse(CLI::App& app, int argc, const char* const* argv) {
     try {
         app.parse(argc, argv);
         detail::apply_threads_environment(app);
+        detail::check_model_threads(app);
     } catch (const CLI::CallForHelp& e) {
         std::exit(app.exit(e));
     } catch (const CLI::CallForAllHelp& e) {

@@ -404,6 +404,7 @@ std::string shutdown_report::to_string() const {
 // ---- runtime
 
 runtime::runtime(runtime_options options) : threads_(resolve_threads(options)) {
+    const scheduling_model model = resolve_model(options, threads_);
     if (threads_ > 4096) {
         throw std::invalid_argument("weft::runtime: threads must be at most 4096, got " +
                                     std::to_string(threads_));
@@ -423,7 +424,7 @@ runtime::runtime(runtime_options options) : threads_(resolve_threads(options)) {
     host_->setup =
         detail::thread_setup{std::move(options.thread_name_prefix),
                              std::move(options.on_thread_start), std::move(options.on_thread_stop)};
-    if (threads_ == 1) {
+    if (model == scheduling_model::asyncio) {
         host_->loop = std::make_unique<event_loop>();
         host_->loop->set_debug(options.debug);
         host_->post_loop = host_->loop.get();

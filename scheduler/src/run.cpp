@@ -133,6 +133,46 @@ int resolve_threads(const run_options& options) {
     return parse_thread_count(env, "WEFT_THREADS");
 }
 
+const char* to_string(scheduling_model m) noexcept {
+    switch (m) {
+        case scheduling_model::asyncio:
+            return "asyncio";
+        case scheduling_model::go:
+            return "go";
+        case scheduling_model::automatic:
+            break;
+    }
+    return "automatic";
+}
+
+scheduling_model parse_scheduling_model(std::string_view text, std::string_view source) {
+    if (text == "asyncio") return scheduling_model::asyncio;
+    if (text == "go") return scheduling_model::go;
+    throw configuration_error(std::string(source),
+                              "must be asyncio or go, got '" + std::string(text) + "'");
+}
+
+scheduling_model resolve_model(const run_options& options, int threads) {
+    scheduling_model m = options.model;
+    const char* source = "run_options::model";
+    if (m == scheduling_model::automatic) {
+        const char* env = std::getenv("WEFT_MODEL");
+        if (env != nullptr && *env != '\0') {
+            m = parse_scheduling_model(env, "WEFT_MODEL");
+            source = "WEFT_MODEL";
+        }
+    }
+    if (m == scheduling_model::automatic) {
+        return threads == 1 ? scheduling_model::asyncio : scheduling_model::go;
+    }
+    if (m == scheduling_model::asyncio && threads != 1) {
+        throw configuration_error(source, "asyncio's model runs on one thread, but " +
+                                              std::to_string(threads) +
+                                              " threads were asked for (use go)");
+    }
+    return m;
+}
+
 namespace {
 
 // While a runner checks its options: a configuration_error that no caller
@@ -181,23 +221,31 @@ public:
     configuration_check_scope& operator=(const configuration_check_scope&) = delete;
 };
 
-// The thread count `options` ask for, after every option is checked and
-// before anything starts.
-int checked_threads(const run_options& options) {
+struct checked_config {
+    int threads;
+    scheduling_model model;
+};
+
+// The thread count and model `options` ask for, after every option is
+// checked and before anything starts.
+checked_config checked_options(const run_options& options) {
     configuration_check_scope scope;
     int threads = resolve_threads(options);
-    if (threads > 1 && options.blocking_threshold.count() < 0) {
+    scheduling_model model = resolve_model(options, threads);
+    if (model == scheduling_model::go && options.blocking_threshold.count() < 0) {
         throw configuration_error("run_options::blocking_threshold",
                                   "must be >= 0 (0 turns the monitor off), got " +
                                       std::to_string(options.blocking_threshold.count()) + " ns");
     }
-    return threads;
+    return {threads, model};
 }
 
 }  // namespace
 
-runner::runner(run_options options) : threads_(checked_threads(options)) {
-    if (threads_ == 1) {
+runner::runner(run_options options) {
+    const checked_config config = checked_options(options);
+    threads_ = config.threads;
+    if (config.model == scheduling_model::asyncio) {
         loop_ = std::make_unique<event_loop>();
     } else {
         rt_ = std::make_unique<detail::runtime_core>(

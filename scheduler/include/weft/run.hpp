@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -21,6 +22,26 @@
 
 namespace weft {
 
+// Which scheduler runs the tasks (docs/models.md).
+enum class scheduling_model {
+    // asyncio's at one thread, Go's at more; WEFT_MODEL, when set, decides.
+    automatic,
+    // One event loop on the calling thread, asyncio's FIFO order and
+    // semantics (trace for trace). One thread only.
+    asyncio,
+    // Go's: per-worker runnext slot, deque, global queue, stealing, the
+    // cooperative budget and the blocking hand-off, on worker threads (the
+    // calling thread waits). At one thread it runs one worker, so the two
+    // models can be compared at equal threads.
+    go,
+};
+
+// "asyncio" or "go" ("automatic" for the default).
+const char* to_string(scheduling_model m) noexcept;
+// Parses "asyncio" or "go"; raises configuration_error naming `source` (a
+// flag or variable) and the bad value otherwise.
+scheduling_model parse_scheduling_model(std::string_view text, std::string_view source);
+
 struct run_options {
     // Worker threads. 1 runs asyncio's model on the calling thread; N > 1
     // runs Go's model on N worker threads (the calling thread waits), at most
@@ -28,6 +49,11 @@ struct run_options {
     // environment variable decides, else 1; WEFT_THREADS set but empty counts
     // as not set.
     int threads = 0;
+    // The scheduler: asyncio's needs threads == 1; Go's takes any count.
+    // automatic: the WEFT_MODEL environment variable ("asyncio" or "go";
+    // empty counts as not set) decides, else asyncio at one thread and Go
+    // above.
+    scheduling_model model = scheduling_model::automatic;
     // asyncio's debug mode: slow steps are reported, with the task's name.
     bool debug = false;
     // Go mode: a worker stuck in one task step (a blocking call) for longer
@@ -48,6 +74,10 @@ struct run_options {
 // configuration_error naming the source (run_options::threads or
 // WEFT_THREADS) and the bad value.
 int resolve_threads(const run_options& options);
+// The model `options` ask for at `threads` (resolve_threads), after
+// WEFT_MODEL: never automatic. Raises configuration_error for asyncio's
+// model at more than one thread, or a bad WEFT_MODEL.
+scheduling_model resolve_model(const run_options& options, int threads);
 
 class runner {
 public:
@@ -88,6 +118,10 @@ public:
     // for settings such as the exception handler, shared by all workers.
     event_loop& get_loop() { return rt_ ? rt_->main_loop() : *loop_; }
     int threads() const noexcept { return threads_; }
+    // asyncio or go (never automatic).
+    scheduling_model model() const noexcept {
+        return rt_ ? scheduling_model::go : scheduling_model::asyncio;
+    }
     // Go mode's per-worker metrics, readable while it runs; empty otherwise.
     std::vector<worker_stats> stats() const;
 

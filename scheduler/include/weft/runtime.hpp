@@ -16,8 +16,8 @@
 //     rt.shutdown(std::chrono::seconds(2));        // or let the destructor do it
 //
 // With threads == 1 the runtime runs one event loop on a thread of its own,
-// with asyncio's semantics on that thread; with N > 1 it runs Go mode's N
-// workers. A submission from another thread is a push onto the loop's remote
+// with asyncio's semantics on that thread; with N > 1 (or model == go) it
+// runs Go mode's N workers. A submission from another thread is a push onto the loop's remote
 // queue (or the Go runtime's global queue) and wakes the loop only if it
 // sleeps; a blocking get() spins up to 50 us and then sleeps on a futex.
 //
