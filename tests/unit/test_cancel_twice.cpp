@@ -5,9 +5,11 @@
 // next await goes through. For every kind of await, in asyncio mode and in Go
 // mode. In Go mode both cancels come from one step of the cancelling task:
 // the first one's wake-up goes to that worker's runnext slot, which no other
-// worker takes, so the second one lands before the waiter can resume.
+// worker takes, so the second one lands before the waiter can resume. The I/O
+// waits (a watched fd, a socket receive, a stream read) are among the kinds.
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,11 @@ struct blockers {
     weft::queue<int> empty;
     weft::queue<int> full{1};
     std::vector<weft::future<int>> futures;
+    // I/O that never becomes ready: the peer ends stay open and silent.
+    std::pair<weft::socket, weft::socket> watched = weft::socketpair();
+    std::pair<weft::socket, weft::socket> received = weft::socketpair();
+    std::pair<weft::socket, weft::socket> streamed = weft::socketpair();
+    std::optional<std::pair<weft::stream_reader, weft::stream_writer>> stream;
 };
 
 enum class kind {
@@ -49,7 +56,10 @@ enum class kind {
     gather,
     wait,
     wait_for,
-    timeout
+    timeout,
+    readable,
+    sock_recv,
+    stream_read
 };
 
 const char* name_of(kind k) {
@@ -80,6 +90,12 @@ const char* name_of(kind k) {
             return "wait_for";
         case kind::timeout:
             return "timeout";
+        case kind::readable:
+            return "wait_readable";
+        case kind::sock_recv:
+            return "sock_recv";
+        case kind::stream_read:
+            return "stream_readline";
     }
     return "?";
 }
@@ -138,6 +154,16 @@ weft::task<void> await_one(kind k, blockers* b) {
             co_await scope.run(sleep_long());
             break;
         }
+        case kind::readable:
+            co_await weft::wait_readable(b->watched.first.fd());
+            break;
+        case kind::sock_recv:
+            (void)co_await weft::sock_recv(b->received.first, 16);
+            break;
+        case kind::stream_read:
+            b->stream.emplace(weft::open_stream(std::move(b->streamed.first)));
+            (void)co_await b->stream->first.readline();
+            break;
     }
 }
 
@@ -162,9 +188,10 @@ weft::task<void> waiter(kind k, blockers* b, observed* out, std::atomic<bool>* w
 class CancelTwice : public ::testing::TestWithParam<int> {};
 
 TEST_P(CancelTwice, IsDeliveredOnceForEveryKindOfAwait) {
-    for (kind k : {kind::sleep, kind::lock, kind::event, kind::condition, kind::semaphore,
-                   kind::get, kind::put, kind::future, kind::task, kind::gather, kind::wait,
-                   kind::wait_for, kind::timeout}) {
+    for (kind k :
+         {kind::sleep, kind::lock, kind::event, kind::condition, kind::semaphore, kind::get,
+          kind::put, kind::future, kind::task, kind::gather, kind::wait, kind::wait_for,
+          kind::timeout, kind::readable, kind::sock_recv, kind::stream_read}) {
         SCOPED_TRACE(name_of(k));
         observed seen;
         weft::run(
