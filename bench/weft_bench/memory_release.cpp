@@ -4,6 +4,11 @@
 // returned what it held (weft/memory.hpp), and finally weft::trim() is called.
 // Reports the process's RSS at the start, at the peak (all N waiting), after
 // the idle release and after the trim, in MB, and how long the release took.
+// Beside RSS, the anonymous part of it (MB_anon_*): RSS also counts the code
+// pages of libc and libstdc++ that the burst touched for the first time
+// (malloc's slow paths, trimming), which are shared with every other process
+// and which the kernel drops at will; the anonymous pages are what the
+// process holds.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -46,6 +51,7 @@ double megabytes(std::int64_t bytes) {
 weft::task<report> run_memory_release(sizes s) {
     shared_event sh(pick(s.n, 1'000'000));
     const std::int64_t baseline = resident_bytes();
+    const std::int64_t anon_baseline = anonymous_bytes();
     for (long i = 0; i < sh.n; ++i)
         weft::create_task(waiter(sh));
     for (int waited_ms = 0; sh.started.load(std::memory_order_relaxed) != sh.n; ++waited_ms) {
@@ -68,13 +74,18 @@ weft::task<report> run_memory_release(sizes s) {
     }
     const double release_s = seconds_since(t0);
     const std::int64_t after_idle = resident_bytes();
+    const std::int64_t anon_after_idle = anonymous_bytes();
     weft::trim();
     const std::int64_t after_trim = resident_bytes();
+    const std::int64_t anon_after_trim = anonymous_bytes();
     co_return report{std::to_string(sh.n),
                      {{megabytes(after_idle), "MB_rss_after_idle"},
                       {megabytes(baseline), "MB_rss_baseline"},
                       {megabytes(peak), "MB_rss_peak"},
                       {megabytes(after_trim), "MB_rss_after_trim"},
+                      {megabytes(anon_baseline), "MB_anon_baseline"},
+                      {megabytes(anon_after_idle), "MB_anon_after_idle"},
+                      {megabytes(anon_after_trim), "MB_anon_after_trim"},
                       {release_s, "s_to_release"}}};
 }
 

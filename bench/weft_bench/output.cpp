@@ -124,7 +124,9 @@ void output::print_table() const {
     if (rows_.empty()) return;
     std::vector<std::string> results;
     std::size_t width = 6;
+    int name_w = 13;  // the bench column, wide enough for memory_release
     for (const row& r : rows_) {
+        name_w = std::max(name_w, static_cast<int>(r.bench.size()) + 2);
         std::string s;
         for (const measurement& m : r.r.results) {
             s += (s.empty() ? "" : "   ") + human(m.value) + " " + m.unit;
@@ -134,14 +136,14 @@ void output::print_table() const {
     }
     const char* rule = tty_ ? "\u2500" : "-";
     std::string line;
-    for (std::size_t i = 0; i < 13 + width + 2 + 12 + 8; ++i)
+    for (std::size_t i = 0; i < static_cast<std::size_t>(name_w) + width + 2 + 12 + 8; ++i)
         line += rule;
     std::fprintf(stderr, "\nweft-bench results, threads=%d (%s)\n%s\n", threads_, mode().c_str(),
                  line.c_str());
-    std::fprintf(stderr, "%-13s%-*s  %-12s%8s\n", "bench", static_cast<int>(width), "result", "n",
-                 "time");
+    std::fprintf(stderr, "%-*s%-*s  %-12s%8s\n", name_w, "bench", static_cast<int>(width), "result",
+                 "n", "time");
     for (std::size_t i = 0; i < rows_.size(); ++i) {
-        std::fprintf(stderr, "%-13s%-*s  %-12s%6.2f s\n", rows_[i].bench.c_str(),
+        std::fprintf(stderr, "%-*s%-*s  %-12s%6.2f s\n", name_w, rows_[i].bench.c_str(),
                      static_cast<int>(width), results[i].c_str(), rows_[i].r.n.c_str(),
                      rows_[i].wall_s);
     }

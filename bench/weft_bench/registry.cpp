@@ -123,6 +123,17 @@ std::int64_t resident_bytes() {
     return resident * static_cast<std::int64_t>(::sysconf(_SC_PAGESIZE));
 }
 
+std::int64_t anonymous_bytes() {
+    // statm's third field counts resident pages backed by a file (code and
+    // read-only data of the binary and its libraries): what is left is the
+    // process's own memory.
+    std::ifstream statm("/proc/self/statm");
+    std::int64_t size = 0, resident = 0, file_backed = 0;
+    if (!(statm >> size >> resident >> file_backed))
+        throw std::runtime_error("cannot read /proc/self/statm");
+    return (resident - file_backed) * static_cast<std::int64_t>(::sysconf(_SC_PAGESIZE));
+}
+
 std::vector<int> lcg_delays_ms(long n) {
     std::vector<int> out(static_cast<std::size_t>(n));
     std::uint64_t x = 42;

@@ -82,6 +82,8 @@ inline double seconds_since(bench_clock::time_point t0) {
 
 // The resident set size of this process, in bytes (/proc/self/statm).
 std::int64_t resident_bytes();
+// The resident pages not backed by a file (heap, stacks, mmapped pools).
+std::int64_t anonymous_bytes();
 
 // SPEC's timer delays: 64-bit MMIX LCG, seed 42, delay = (x >> 33) % 1000 ms.
 std::vector<int> lcg_delays_ms(long n);
