@@ -83,7 +83,10 @@ struct alignas(cache_line) machine {
     }
     // True when the loop was taken from this machine during the step.
     bool end_step() noexcept {
-        step.store(2 * steps, std::memory_order_relaxed);
+        // release: pairs with a task dump's acquire load (task_dump.cpp):
+        // a dump that sees the step ended may read the frames it changed.
+        // A plain store on x86, as relaxed was.
+        step.store(2 * steps, std::memory_order_release);
         light_fence();  // pairs with the retaker's heavy_fence
         if (WEFT_LIKELY(retake.load(std::memory_order_relaxed) == retake_none)) return false;
         return wait_for_retake();

@@ -80,6 +80,20 @@ std::size_t runtime_core::machine_count() {
     return machines_.size();
 }
 
+bool runtime_core::blocked_step_running() {
+    std::lock_guard lock(machines_mutex_);
+    for (const auto& m : machines_) {
+        // acquire: pairs with end_step's release; an even value means that
+        // step's writes are visible here.
+        if (!(m->step.load(std::memory_order_acquire) & 1)) continue;
+        // In a step: a loop's driver (stopped by the dump, or the dumper)
+        // unless its loop was taken. relaxed: a claim still being decided
+        // counts as taken, which only makes the dump more careful.
+        if (m->retake.load(std::memory_order_relaxed) != retake_none) return true;
+    }
+    return false;
+}
+
 void runtime_core::assign(machine& m, event_loop& loop) {
     {
         std::lock_guard lock(m.mutex);

@@ -153,6 +153,16 @@ std::string format_tasks_on(event_loop& loop) {
         std::this_thread::yield();
     }
     bool all = stop->arrived.load(std::memory_order_acquire) == n - 1;
+    // A step that blocked its thread, whose loop went to another thread,
+    // runs on while the world is stopped: its task's frames may change (and
+    // it may finish) while they are read. Which task it runs cannot be read
+    // safely, so no chain is shown while one runs.
+    const bool blocked_step = rt->blocked_step_running();
+    if (blocked_step) {
+        notes +=
+            "a thread is blocked in a task step (its loop went to another thread): "
+            "await chains are not shown\n";
+    }
     for (unsigned i = 0; i < n; ++i) {
         if (i != me && !stop->stopped[i].load(std::memory_order_relaxed)) {
             notes += "worker " + std::to_string(i) +
@@ -165,7 +175,7 @@ std::string format_tasks_on(event_loop& loop) {
     std::erase_if(tasks, [](task_record* t) { return t->done(); });
     std::string out = count_line(tasks.size()) + " on " + std::to_string(n) + " workers\n";
     out += notes;
-    if (!all) {
+    if (!all || blocked_step) {
         // A worker still runs: its current task may be one of those listed,
         // whose frames would change while read. Names and states only.
         for (task_record* t : tasks)

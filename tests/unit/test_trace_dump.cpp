@@ -3,6 +3,7 @@
 // slices and scheduler markers; a dump lists a known await chain, in both
 // modes.
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -305,6 +307,40 @@ TEST(TaskDump, ListsAKnownAwaitChainGoMode) {
     std::string dump = weft::run(dump_main(), {.threads = 4});
     expect_known_chain(dump);
     EXPECT_EQ(dump.rfind("3 live tasks on 4 workers\n", 0), 0u) << dump;
+}
+
+// Go mode: a task whose step blocks its thread (the monitor hands that
+// loop to another thread) goes on while a dump has stopped the world, and
+// changes its chain after the dump looked. Its frames must not be read:
+// under ThreadSanitizer reading them is a race with the step.
+weft::task<void> nothing() {
+    co_return;
+}
+
+weft::task<void> blocks_then_awaits(std::atomic<bool>* inside) {
+    inside->store(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // blocks the thread
+    co_await nothing();  // the chain changes on the blocked thread
+    co_await nothing();
+}
+
+weft::task<std::string> dump_beside_a_blocked_step() {
+    std::atomic<bool> inside{false};
+    auto h = weft::create_task(blocks_then_awaits(&inside), "blocked");
+    while (!inside.load())
+        co_await weft::sleep(0.001);
+    co_await weft::sleep(0.05);  // far past the 10 ms threshold: handed off
+    std::string s = weft::format_tasks();
+    co_await h;
+    co_return s;
+}
+
+TEST(TaskDump, AStepBlockedOnItsThreadIsNotReadGoMode) {
+    std::string dump = weft::run(dump_beside_a_blocked_step(), {.threads = 2});
+    EXPECT_NE(dump.find("Task 'blocked'"), std::string::npos) << dump;
+    EXPECT_NE(dump.find("a thread is blocked in a task step"), std::string::npos) << dump;
+    // The task's line alone: no frame locations.
+    EXPECT_EQ(task_lines(dump, "blocked").size(), 1u) << dump;
 }
 
 TEST(TaskDump, OutsideALoopRaises) {

@@ -181,6 +181,11 @@ public:
     void hold_monitor() noexcept { monitor_holds_.fetch_add(1, std::memory_order_relaxed); }
     void release_monitor() noexcept { monitor_holds_.fetch_sub(1, std::memory_order_relaxed); }
 
+    // True while a thread runs a task step whose loop was taken from it
+    // (blocked and handed off, or weft::blocking): that step goes on while
+    // a dump has stopped the world, so its task's frames may change.
+    bool blocked_step_running();
+
     std::vector<worker_stats> stats() const;
     std::string stats_report() const;
     loop_settings& settings() noexcept { return settings_; }
