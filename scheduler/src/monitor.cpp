@@ -265,6 +265,7 @@ void runtime_core::monitor_main() {
         machine* m = nullptr;
         std::uint64_t step = 0;
         std::int64_t since = 0;
+        std::int64_t queue_position = 0;  // of the loop's local queue
     };
     std::vector<sighting> seen(size());
     std::unique_lock lock(monitor_mutex_);
@@ -282,8 +283,14 @@ void runtime_core::monitor_main() {
                 continue;
             }
             any_in_step = true;
-            if (seen[i].m != m || seen[i].step != step) {
-                seen[i] = sighting{m, step, now};
+            // A step that pushes onto its local queue (a task spawning a
+            // million children in one step) is running weft code, not
+            // blocked: its time is counted from its last push. Handing its
+            // loop off would only send every further spawn through the
+            // global queue, one at a time.
+            std::int64_t position = loop.worker()->local.owner_position();
+            if (seen[i].m != m || seen[i].step != step || seen[i].queue_position != position) {
+                seen[i] = sighting{m, step, now, position};
                 continue;
             }
             if (now - seen[i].since < threshold) continue;

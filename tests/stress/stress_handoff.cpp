@@ -74,6 +74,36 @@ TEST(HandoffStress, MonitorOffMeansNoHandoff) {
     EXPECT_EQ(handoffs, 0u);
 }
 
+// A step that keeps spawning for far longer than the threshold is running
+// weft code, not blocked: the monitor leaves its loop alone (a hand-off
+// would send every further spawn through the global queue, one at a time).
+// The threshold is 30 ms so that a loaded machine's scheduler pausing the
+// spawner for a slice does not look like a block either.
+weft::task<void> counted(std::atomic<long>* done) {
+    done->fetch_add(1, std::memory_order_relaxed);
+    co_return;
+}
+
+weft::task<std::uint64_t> spawn_for(std::chrono::milliseconds how_long) {
+    std::atomic<long> done{0};
+    long spawned = 0;
+    auto until = clock_type::now() + how_long;
+    while (clock_type::now() < until) {
+        for (int i = 0; i < 64; ++i, ++spawned)
+            weft::create_task(counted(&done));
+    }
+    std::uint64_t handoffs = total_handoffs();  // still in the spawning step
+    while (done.load(std::memory_order_relaxed) != spawned)
+        co_await weft::sleep(1ms);
+    co_return handoffs;
+}
+
+TEST(HandoffStress, AStepThatKeepsSpawningIsNotHandedOff) {
+    std::uint64_t handoffs =
+        weft::run(spawn_for(150ms), {.threads = 2, .blocking_threshold = 30ms});
+    EXPECT_EQ(handoffs, 0u);
+}
+
 // Sockets too: a reader queued on the blocked worker gets its data while
 // that worker is still blocked (its loop's poller runs on another thread).
 weft::task<bool> socket_during_block() {

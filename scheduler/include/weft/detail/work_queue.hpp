@@ -140,6 +140,12 @@ public:
     }
     bool empty() const noexcept { return size() == 0; }
 
+    // Where the owner's next push goes. Only the owner moves it (pushes and
+    // pops): an observer that sees it change knows the owner is running
+    // queue operations (the monitor: a step spawning tasks is not blocked).
+    // relaxed: nothing is read on the strength of it.
+    std::int64_t owner_position() const noexcept { return bottom_.load(std::memory_order_relaxed); }
+
     // ---- thief side
 
     // Moves about half of this queue's items into `dst` (whose owner is the
