@@ -126,11 +126,18 @@ void job_awaiter_base::await_suspend(std::coroutine_handle<> h) {
     std::int64_t spin = loop_delivered_ ? 0 : job_spin_ns;  // see the constructor
     wait_ = new job_wait(target_, &t, event_loop::time_ns() + spin);
     cancel = &cancel_wait;
-    // The poll callback first: it can only run on this thread, after we
-    // return. Then the hook, the last thing here: from then on a cancel on
-    // another thread may wake the task.
-    loop.push_ready(event_loop::tag_callback(wait_));
+    job_wait* w = wait_;
+    // The hook first. The poll callback used to go first, on the grounds
+    // that it could only run on this thread after we return; but if the
+    // monitor hands this loop to another thread meanwhile (this one was
+    // preempted), that thread runs the callback, the job may be done, and
+    // the task may resume, finish and be freed while set_hook still holds
+    // it. Once the hook is set a cancel may wake the task and this awaiter
+    // may go, so only locals are used after it: the callback holds its own
+    // reference to `w` (the constructor's), and one that runs after a
+    // cancel finds the wait ended and does nothing.
     t.set_hook(this);
+    loop.push_ready(event_loop::tag_callback(w));
 }
 
 bool job_awaiter_base::cancel_wait(cancel_hook* h, const std::string* message) {

@@ -77,8 +77,10 @@ TEST(HandoffStress, MonitorOffMeansNoHandoff) {
 // A step that keeps spawning for far longer than the threshold is running
 // weft code, not blocked: the monitor leaves its loop alone (a hand-off
 // would send every further spawn through the global queue, one at a time).
-// The threshold is 30 ms so that a loaded machine's scheduler pausing the
-// spawner for a slice does not look like a block either.
+// Without that rule every attempt is handed off once the threshold passes;
+// with it, only a spawner that the OS leaves off its CPU for a whole
+// threshold (100 ms: a heavily loaded machine) is, so one attempt of three
+// without a hand-off is required.
 weft::task<void> counted(std::atomic<long>* done) {
     done->fetch_add(1, std::memory_order_relaxed);
     co_return;
@@ -99,9 +101,12 @@ weft::task<std::uint64_t> spawn_for(std::chrono::milliseconds how_long) {
 }
 
 TEST(HandoffStress, AStepThatKeepsSpawningIsNotHandedOff) {
-    std::uint64_t handoffs =
-        weft::run(spawn_for(150ms), {.threads = 2, .blocking_threshold = 30ms});
-    EXPECT_EQ(handoffs, 0u);
+    std::vector<std::uint64_t> seen;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        seen.push_back(weft::run(spawn_for(300ms), {.threads = 2, .blocking_threshold = 100ms}));
+        if (seen.back() == 0) break;
+    }
+    EXPECT_EQ(seen.back(), 0u) << "handed off in each of " << seen.size() << " attempts";
 }
 
 // Sockets too: a reader queued on the blocked worker gets its data while
