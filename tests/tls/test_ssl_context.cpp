@@ -20,7 +20,7 @@ namespace {
 
 // A test CA, a certificate for localhost signed by it, and a key that
 // belongs to neither, in a fresh directory removed at the end.
-class certs : public ::testing::Test {
+class tls_ssl_context : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         char tmpl[] = "/tmp/weft-tls-XXXXXX";
@@ -57,7 +57,7 @@ protected:
 
     static fs::path dir_;
 };
-fs::path certs::dir_;
+fs::path tls_ssl_context::dir_;
 
 // A handshake between two SSL objects of the given contexts, the bytes
 // carried by a BIO pair: whether both sides finished, the client's
@@ -105,7 +105,7 @@ handshake_result handshake(const weft::ssl_context& client, const weft::ssl_cont
     return r;
 }
 
-TEST_F(certs, ClientDefaultsVerifyAgainstTheSystemStore) {
+TEST_F(tls_ssl_context, ClientDefaultsVerifyAgainstTheSystemStore) {
     auto c = weft::ssl_context::create_default();
     EXPECT_EQ(c.purpose(), weft::ssl_purpose::server_auth);
     EXPECT_EQ(c.verify_mode(), weft::ssl_verify::required);
@@ -119,7 +119,7 @@ TEST_F(certs, ClientDefaultsVerifyAgainstTheSystemStore) {
     EXPECT_FALSE(s.check_hostname());
 }
 
-TEST_F(certs, BadFilesAreNamedInTheError) {
+TEST_F(tls_ssl_context, BadFilesAreNamedInTheError) {
     auto s = weft::ssl_context::create_default(weft::ssl_purpose::client_auth);
     try {
         s.load_cert_chain(path("missing.pem"), path("localhost.key"));
@@ -140,7 +140,7 @@ TEST_F(certs, BadFilesAreNamedInTheError) {
     EXPECT_THROW(c.load_verify_locations(""), weft::ssl_error);
 }
 
-TEST_F(certs, VerificationCannotBeTurnedOffUnderAHostnameCheck) {
+TEST_F(tls_ssl_context, VerificationCannotBeTurnedOffUnderAHostnameCheck) {
     auto c = weft::ssl_context::create_default();
     EXPECT_THROW(c.set_verify_mode(weft::ssl_verify::none), weft::ssl_error);
     c.set_check_hostname(false);
@@ -149,7 +149,7 @@ TEST_F(certs, VerificationCannotBeTurnedOffUnderAHostnameCheck) {
     EXPECT_EQ(SSL_CTX_get_verify_mode(c.native_handle()), SSL_VERIFY_NONE);
 }
 
-TEST_F(certs, BadAlpnNamesAreRefused) {
+TEST_F(tls_ssl_context, BadAlpnNamesAreRefused) {
     auto c = weft::ssl_context::create_default();
     EXPECT_THROW(c.set_alpn_protocols({"h2", ""}), weft::ssl_error);
     EXPECT_THROW(c.set_alpn_protocols({std::string(256, 'x')}), weft::ssl_error);
@@ -157,7 +157,7 @@ TEST_F(certs, BadAlpnNamesAreRefused) {
     EXPECT_EQ(c.alpn_protocols().size(), 1u);
 }
 
-TEST_F(certs, HandshakeVerifiesTheServerAndAgreesOnAlpn) {
+TEST_F(tls_ssl_context, HandshakeVerifiesTheServerAndAgreesOnAlpn) {
     auto c = client_ctx();
     c.set_alpn_protocols({"h2", "http/1.1"});
     auto s0 = server_ctx();
@@ -170,7 +170,7 @@ TEST_F(certs, HandshakeVerifiesTheServerAndAgreesOnAlpn) {
     EXPECT_EQ(r.alpn, "http/1.1");
 }
 
-TEST_F(certs, NoCommonAlpnProtocolHandshakesWithoutOne) {
+TEST_F(tls_ssl_context, NoCommonAlpnProtocolHandshakesWithoutOne) {
     auto c = client_ctx();
     c.set_alpn_protocols({"h2"});
     auto s = server_ctx();
@@ -180,20 +180,20 @@ TEST_F(certs, NoCommonAlpnProtocolHandshakesWithoutOne) {
     EXPECT_EQ(r.alpn, "");
 }
 
-TEST_F(certs, UnknownCaIsRefused) {
+TEST_F(tls_ssl_context, UnknownCaIsRefused) {
     auto c = weft::ssl_context::create_default();  // the system store only
     auto r = handshake(c, server_ctx(), "localhost");
     EXPECT_FALSE(r.ok);
     EXPECT_NE(r.verify, X509_V_OK);
 }
 
-TEST_F(certs, HostnameMismatchIsRefused) {
+TEST_F(tls_ssl_context, HostnameMismatchIsRefused) {
     auto r = handshake(client_ctx(), server_ctx(), "other.example");
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.verify, X509_V_ERR_HOSTNAME_MISMATCH);
 }
 
-TEST_F(certs, ServerRequiringAClientCertificateRefusesAClientWithout) {
+TEST_F(tls_ssl_context, ServerRequiringAClientCertificateRefusesAClientWithout) {
     auto s = server_ctx();
     s.load_verify_locations(path("ca.pem"));
     s.set_verify_mode(weft::ssl_verify::required);
