@@ -28,6 +28,10 @@
 // The counts live in one atomic word; the list of parked workers is behind a
 // mutex, which is only taken when a worker parks or is woken: never on the
 // path of a busy worker.
+//
+// `Sync` supplies the atomic and the mutex (sync.hpp); the model checker
+// plays these rules against producers and parking workers
+// (tests/model/test_idle.cpp).
 #pragma once
 
 #include <atomic>
@@ -35,11 +39,14 @@
 #include <mutex>
 #include <vector>
 
+#include <weft/detail/sync.hpp>
+
 namespace weft::detail {
 
-class idle {
+template <class Sync>
+class basic_idle {
 public:
-    explicit idle(unsigned workers) : workers_(workers), state_(pack(0, workers)) {
+    explicit basic_idle(unsigned workers) : workers_(workers), state_(pack(0, workers)) {
         sleepers_.reserve(workers);
     }
 
@@ -121,9 +128,11 @@ private:
     }
 
     const unsigned workers_;
-    std::atomic<std::uint32_t> state_;
-    std::mutex mutex_;
+    typename Sync::template atomic<std::uint32_t> state_;
+    typename Sync::mutex mutex_;
     std::vector<unsigned> sleepers_;
 };
+
+using idle = basic_idle<std_sync>;
 
 }  // namespace weft::detail

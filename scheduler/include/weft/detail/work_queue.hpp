@@ -33,6 +33,10 @@
 // A steal takes one item per CAS; a thief repeats it for half the queue.
 // Taking a range with one CAS would race with the owner popping its way down
 // into that range.
+//
+// `Sync` supplies the atomics and the fence (sync.hpp): the standard ones,
+// or the model checker's, which explores this code's interleavings with a
+// capacity of 4, an owner and two thieves (tests/model/test_work_queue.cpp).
 #pragma once
 
 #include <atomic>
@@ -40,13 +44,16 @@
 #include <cstdint>
 
 #include <weft/detail/config.hpp>
+#include <weft/detail/sync.hpp>
 
 namespace weft::detail {
 
-template <std::uint32_t Capacity>
+template <std::uint32_t Capacity, class Sync = std_sync>
 class work_queue {
     static_assert(Capacity >= 2 && (Capacity & (Capacity - 1)) == 0, "power of two");
     static constexpr std::int64_t mask = Capacity - 1;
+    template <class T>
+    using atomic = typename Sync::template atomic<T>;
 
 public:
     using item = std::uintptr_t;  // 0 is "no item"
@@ -79,7 +86,7 @@ public:
     item pop() noexcept {
         std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
         bottom_.store(b, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with steal()'s fence
+        Sync::fence(std::memory_order_seq_cst);  // pairs with steal()'s fence
         std::int64_t t = top_.load(std::memory_order_relaxed);
         if (t > b) {  // empty
             bottom_.store(b + 1, std::memory_order_relaxed);
@@ -181,7 +188,7 @@ private:
     result steal_one(item& out) noexcept {
         // acquire: pairs with other thieves' (and the owner's) CAS on top.
         std::int64_t t = top_.load(std::memory_order_acquire);
-        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with pop()'s fence
+        Sync::fence(std::memory_order_seq_cst);  // pairs with pop()'s fence
         // acquire: pairs with push()'s release store, making the item visible.
         std::int64_t b = bottom_.load(std::memory_order_acquire);
         if (t >= b) return result::empty;
@@ -194,9 +201,9 @@ private:
         return result::ok;
     }
 
-    alignas(cache_line) std::atomic<std::int64_t> top_{0};
-    alignas(cache_line) std::atomic<std::int64_t> bottom_{0};
-    alignas(cache_line) std::atomic<item> slots_[Capacity];
+    alignas(cache_line) atomic<std::int64_t> top_{0};
+    alignas(cache_line) atomic<std::int64_t> bottom_{0};
+    alignas(cache_line) atomic<item> slots_[Capacity];
 };
 
 }  // namespace weft::detail
