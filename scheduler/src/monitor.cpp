@@ -174,75 +174,40 @@ bool runtime_core::stop_loops(std::chrono::steady_clock::time_point deadline) {
 // ---- hand-off
 
 void runtime_core::retake(machine& m, event_loop& loop, std::uint64_t step) {
-    int expected = retake_none;
-    // acquire: pairs with the release of a previous verdict on `m`.
-    if (!m.retake.compare_exchange_strong(expected, retake_deciding, std::memory_order_acquire,
-                                          std::memory_order_relaxed)) {
-        return;  // weft::blocking on that thread is handing it off already
-    }
+    if (!m.try_claim()) return;  // weft::blocking on that thread is handing it off already
     machine* spare = acquire_spare();
     if (spare == nullptr) {
-        m.retake.store(retake_none, std::memory_order_release);
+        m.release_claim();
         return;  // at max_blocking_threads: the loop stays blocked
     }
-    // release: publishes the spare (maybe just made) to the monitor's acquire
-    // load of owner_.
-    loop.owner_.store(spare, std::memory_order_release);
-    heavy_fence();  // pairs with light_fence in end_step and owner_scope
-    // acquire: pairs with begin_step's release; `m.loop` was set before it.
-    if (m.step.load(std::memory_order_acquire) != step ||
-        m.loop.load(std::memory_order_relaxed) != &loop) {
-        // The step ended meanwhile: nothing to hand off.
-        loop.owner_.store(&m, std::memory_order_relaxed);
-        m.retake.store(retake_none, std::memory_order_release);
-        release_spare(spare);
+    auto owner_ops = [&m] {
+        // acquire: pairs with the thread's release store of `ctx`.
+        return std::atomic_ref<int>(m.ctx.load(std::memory_order_acquire)->owner_ops);
+    };
+    if (!take_blocked_loop(m, &m, m.loop, &loop, loop.owner_, loop.driver_, spare, step,
+                           owner_ops)) {
+        release_spare(spare);  // the step ended meanwhile: nothing to hand off
         return;
     }
-    // Frozen in the step: wait out an owner-only operation in progress
-    // (those starting now see the new owner). acquire: pairs with the
-    // release in ~owner_scope, so that operation happens before the spare's.
-    thread_context* ctx = m.ctx.load(std::memory_order_acquire);
-    std::atomic_ref<int> ops(ctx->owner_ops);
-    for (unsigned spins = 0; ops.load(std::memory_order_acquire) != 0; ++spins) {
-        if (spins < 64) {
-            __builtin_ia32_pause();
-        } else {
-            std::this_thread::yield();
-        }
-    }
-    loop.driver_.store(nullptr, std::memory_order_release);
     loop.worker()->counters.handoffs.add();
     if (WEFT_UNLIKELY(trace::enabled()))
         trace::instant("hand-off (blocked step)", "loop", loop.worker_index(), "to_thread",
                        spare->id);
-    // release: the blocked machine, seeing the verdict, stops touching the loop.
-    m.retake.store(retake_taken, std::memory_order_release);
     assign(*spare, loop);
 }
 
 bool runtime_core::hand_off(machine& m, event_loop& loop) {
-    int expected = retake_none;
-    while (!m.retake.compare_exchange_weak(expected, retake_deciding, std::memory_order_acquire,
-                                           std::memory_order_relaxed)) {
-        if (expected == retake_taken) return true;  // the monitor was first
-        expected = retake_none;                     // the monitor is deciding: it will let go soon
-        std::this_thread::yield();
-    }
+    if (!m.claim_own()) return true;  // the monitor was first
     machine* spare = acquire_spare();
     if (spare == nullptr) {
-        m.retake.store(retake_none, std::memory_order_release);
+        m.release_claim();
         return false;
     }
-    // This thread is the owner and is in no owner-only operation: no fence
-    // or wait is needed to give the loop away.
-    // release: publishes the spare (maybe just made) to the monitor.
-    loop.owner_.store(spare, std::memory_order_release);
-    loop.driver_.store(nullptr, std::memory_order_release);
+    give_own_loop(m, loop.owner_, loop.driver_, spare);
     loop.worker()->counters.handoffs.add();
     if (WEFT_UNLIKELY(trace::enabled()))
         trace::instant("hand-off (weft::blocking)", "loop", loop.worker_index(), "to_thread",
                        spare->id);
-    m.retake.store(retake_taken, std::memory_order_release);
     assign(*spare, loop);
     return true;
 }

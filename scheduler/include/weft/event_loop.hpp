@@ -37,6 +37,7 @@
 
 #include <weft/detail/callback.hpp>
 #include <weft/detail/context_map.hpp>
+#include <weft/detail/handoff.hpp>
 #include <weft/detail/poller.hpp>
 #include <weft/detail/ring_queue.hpp>
 #include <weft/detail/thread_context.hpp>
@@ -52,16 +53,6 @@ class runtime_core;
 struct loop_settings;
 struct machine;
 
-// Membarrier (see owner_scope) is available: the fast path needs only a
-// compiler fence. Set once when the first runtime starts.
-extern bool g_asymmetric_fences;
-inline void light_fence() noexcept {
-    if (WEFT_LIKELY(g_asymmetric_fences)) {
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-    } else {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-    }
-}
 }  // namespace detail
 
 template <class T>
@@ -366,21 +357,17 @@ public:
     // `owner`, runs membarrier(), which puts a full fence in every thread,
     // then waits for the old owner's count to drop to zero. Either this
     // thread sees the new owner, or the monitor sees it inside the operation
-    // and waits it out. Cost on the fast path: two plain stores and a load.
+    // and waits it out (detail/handoff.hpp, model-checked). Cost on the fast
+    // path: two plain stores and a load.
     class owner_scope {
     public:
         explicit owner_scope(const event_loop& l) noexcept : ctx_(detail::tls_ctx) {
             std::atomic_ref<int> ops(ctx_.owner_ops);
-            ops.store(ops.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-            detail::light_fence();
-            owned_ = l.owner_.load(std::memory_order_relaxed) == ctx_.machine;
+            owned_ = detail::enter_owner_operation<detail::std_sync>(ops, l.owner_, ctx_.machine);
         }
         ~owner_scope() {
-            std::atomic_signal_fence(std::memory_order_seq_cst);
             std::atomic_ref<int> ops(ctx_.owner_ops);
-            // release: pairs with the monitor's acquire wait for zero, so
-            // this operation happens before the new owner's first.
-            ops.store(ops.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+            detail::leave_owner_operation<detail::std_sync>(ops);
         }
         owner_scope(const owner_scope&) = delete;
         owner_scope& operator=(const owner_scope&) = delete;
