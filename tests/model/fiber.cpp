@@ -1,10 +1,15 @@
 #include "fiber.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
 #include <sys/mman.h>
 #include <unistd.h>
+
+#if !defined(__x86_64__)
+#error "the model checker's fibers switch x86-64 registers"
+#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define WEFT_MODEL_ASAN 1
@@ -21,6 +26,51 @@ extern "C" void __sanitizer_finish_switch_fiber(void* fake_stack_save, const voi
                                                 std::size_t* size_old);
 #endif
 
+// weft_model_switch(from, to): pushes the callee-saved registers and the
+// control words on the current stack, stores the stack pointer in *from,
+// takes `to` as the stack pointer and pops the same from it; `ret` then
+// goes wherever that stack was switched away from (or, for a new fiber, to
+// weft_model_fiber_start). weft_model_fiber_start calls the entry function
+// prepare() left in r12, on a stack aligned as a call needs.
+extern "C" void weft_model_switch(void** from, void* to);
+extern "C" void weft_model_fiber_start();
+asm(R"(
+    .text
+    .globl weft_model_switch
+    .type weft_model_switch, @function
+weft_model_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size weft_model_switch, .-weft_model_switch
+
+    .globl weft_model_fiber_start
+    .type weft_model_fiber_start, @function
+weft_model_fiber_start:
+    andq $-16, %rsp
+    callq *%r12
+    ud2
+    .size weft_model_fiber_start, .-weft_model_fiber_start
+)");
+
 namespace weft::model {
 
 namespace {
@@ -35,10 +85,10 @@ void switch_fiber(fiber_context& from, fiber_context& to) {
 #ifdef WEFT_MODEL_ASAN
     void* fake = nullptr;
     __sanitizer_start_switch_fiber(&fake, to.stack_bottom, to.stack_size);
-    swapcontext(&from.registers, &to.registers);
+    weft_model_switch(&from.stack_pointer, to.stack_pointer);
     __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #else
-    swapcontext(&from.registers, &to.registers);
+    weft_model_switch(&from.stack_pointer, to.stack_pointer);
 #endif
 }
 
@@ -46,8 +96,11 @@ void leave_fiber(fiber_context& to) {
 #ifdef WEFT_MODEL_ASAN
     __sanitizer_start_switch_fiber(nullptr, to.stack_bottom, to.stack_size);
 #endif
-    setcontext(&to.registers);
-    std::abort();  // setcontext returns only if it failed
+    // This fiber's registers, never resumed, go to a scratch word: not one
+    // on this stack, which AddressSanitizer may have just retired.
+    static thread_local void* abandoned = nullptr;
+    weft_model_switch(&abandoned, to.stack_pointer);
+    std::abort();
 }
 
 void enter_fiber([[maybe_unused]] fiber_context& from) {
@@ -81,11 +134,24 @@ void fiber_stacks::prepare(unsigned slot, fiber_context& ctx, void (*entry)()) {
         stacks_.push_back(stack{base, size});
     }
     char* bottom = static_cast<char*>(stacks_[slot].base) + page;
-    getcontext(&ctx.registers);
-    ctx.registers.uc_stack.ss_sp = bottom;
-    ctx.registers.uc_stack.ss_size = stack_bytes;
-    ctx.registers.uc_link = nullptr;  // the entry never returns
-    makecontext(&ctx.registers, entry, 0);
+    auto* top = reinterpret_cast<std::uint64_t*>(bottom + stack_bytes);
+    // What weft_model_switch pops, from the top down: a return address
+    // (weft_model_fiber_start), rbp, rbx, r12 (the entry), r13, r14, r15,
+    // and the control words, as this thread has them now.
+    std::uint64_t* sp = top - 2;  // two spare slots above, never read
+    *--sp = reinterpret_cast<std::uint64_t>(&weft_model_fiber_start);
+    *--sp = 0;                                       // rbp
+    *--sp = 0;                                       // rbx
+    *--sp = reinterpret_cast<std::uint64_t>(entry);  // r12
+    *--sp = 0;                                       // r13
+    *--sp = 0;                                       // r14
+    *--sp = 0;                                       // r15
+    std::uint32_t mxcsr = 0;
+    std::uint16_t fpu_control = 0;
+    asm volatile("stmxcsr %0" : "=m"(mxcsr));
+    asm volatile("fnstcw %0" : "=m"(fpu_control));
+    *--sp = mxcsr | (static_cast<std::uint64_t>(fpu_control) << 32);
+    ctx.stack_pointer = sp;
     ctx.stack_bottom = bottom;
     ctx.stack_size = stack_bytes;
 }
