@@ -257,7 +257,7 @@ TEST(ModelIdle, AnInjectionRacingWorkersThatParkWakesOne) {
 // Parked workers, two injections: the notified worker runs the first and
 // parks again while the second arrives (rules 2, 3 and 5).
 TEST(ModelIdle, InjectionsAgainstParkedWorkersLoseNoWakeUp) {
-    expect_holds(check_idle({.start_parked = true}));
+    expect_holds(check_idle({.start_parked = true}, {.stale_reads = 3}));
 }
 
 // Parked workers, two injections, and items that keep their worker busy:
@@ -266,7 +266,8 @@ TEST(ModelIdle, InjectionsAgainstParkedWorkersLoseNoWakeUp) {
 // only rule 4 (the last searcher to find work wakes another if more is in
 // sight) gets the other worker to steal it.
 TEST(ModelIdle, LongStepsLeaveNothingQueuedBehindThem) {
-    expect_holds(check_idle({.long_steps = true, .start_parked = true}));
+    expect_holds(check_idle({.long_steps = true, .start_parked = true},
+                            {.preemptions = 3, .stale_reads = 3}));
 }
 
 // What the checker found beyond the rules: a worker that rule 1 keeps from
