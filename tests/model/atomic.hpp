@@ -32,7 +32,6 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
-#include <source_location>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -66,7 +65,6 @@ std::string show(const T& v) {
 template <class T>
 class atomic {
     static_assert(std::is_trivially_copyable_v<T>);
-    using where = std::source_location;
 
 public:
     atomic() : atomic(T{}) {}
@@ -235,8 +233,7 @@ private:
 };
 
 // std::atomic_thread_fence.
-inline void fence(std::memory_order o,
-                  const std::source_location& w = std::source_location::current()) {
+inline void fence(std::memory_order o, const where& w = where::current()) {
     execution& e = execution::current();
     e.schedule();
     e.self().fence(o, e.sc());

@@ -22,7 +22,6 @@
 #pragma once
 
 #include <functional>
-#include <source_location>
 #include <string>
 #include <utility>
 
@@ -67,7 +66,7 @@ inline void yield_now() {
 
 // membarrier(): a seq_cst fence in the caller and, at the point each has
 // reached, in every other thread.
-inline void fence_everywhere(const std::source_location& w = std::source_location::current()) {
+inline void fence_everywhere(const where& w = where::current()) {
     execution& e = execution::current();
     e.fence_everywhere();
     if (e.tracing()) e.trace("fence everywhere (membarrier)", w);
@@ -82,8 +81,7 @@ inline void wait_until_quiet() {
 }
 
 // The property a model checks: false is a violation, reported with `what`.
-inline void expect(bool ok, const std::string& what,
-                   const std::source_location& w = std::source_location::current()) {
+inline void expect(bool ok, const std::string& what, const where& w = where::current()) {
     if (ok) return;
     execution& e = execution::current();
     std::string file = w.file_name();

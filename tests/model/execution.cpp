@@ -69,7 +69,7 @@ unsigned execution::spawn(std::function<void()> body) {
     thread_state& ref = *t;
     threads_.push_back(std::move(t));
     if (tracing_ && running_ != nullptr) {
-        trace("spawn t" + std::to_string(id), std::source_location::current());
+        trace("spawn t" + std::to_string(id), where::current());
     }
     stacks_.prepare(id, ref.context, &execution::fiber_main);
     return id;
@@ -259,25 +259,25 @@ void execution::join(unsigned thread) {
         block_on(&t);
     // Everything the thread did happens before the join returns.
     self().now.join(t.now);
-    if (tracing_) trace("join t" + std::to_string(thread), std::source_location::current());
+    if (tracing_) trace("join t" + std::to_string(thread), where::current());
 }
 
 void execution::yield() {
     thread_state& me = self();
     me.yielded = true;
     me.read_newest = true;
-    if (tracing_) trace("yield", std::source_location::current());
+    if (tracing_) trace("yield", where::current());
     schedule();
 }
 
 void execution::wait_until_quiet() {
     schedule();
-    if (tracing_) trace("wait until quiet", std::source_location::current());
+    if (tracing_) trace("wait until quiet", where::current());
     block_on(&quiet_);
     // The checks that follow see everything done so far, as after a join.
     for (auto& t : threads_)
         self().now.join(t->now);
-    if (tracing_) trace("quiet", std::source_location::current());
+    if (tracing_) trace("quiet", where::current());
 }
 
 void execution::fence_everywhere() {
@@ -294,15 +294,15 @@ void execution::fence_everywhere() {
 }
 
 void execution::fail(const std::string& what) {
-    if (tracing_) trace("FAILED: " + what, std::source_location::current());
+    if (tracing_) trace("FAILED: " + what, where::current());
     if (!failure_.empty()) return;
     failure_ = what;
     draining_ = true;
 }
 
-void execution::trace(const std::string& what, const std::source_location& where) {
+void execution::trace(const std::string& what, const where& at) {
     if (draining_) return;  // past the failure: not part of the story
-    std::string file = where.file_name();
+    std::string file = at.file_name();
     if (auto slash = file.rfind('/'); slash != std::string::npos) file = file.substr(slash + 1);
     char head[48];
     std::snprintf(head, sizeof head, "  %5u  t%u  ", steps_, running_ ? running_->id : 0);
@@ -310,7 +310,7 @@ void execution::trace(const std::string& what, const std::source_location& where
     trace_ += what;
     traced_threads_.push_back(running_ ? running_->id : 0);
     if (what.rfind("FAILED", 0) != 0) {
-        trace_ += "  (" + file + ":" + std::to_string(where.line()) + ")";
+        trace_ += "  (" + file + ":" + std::to_string(at.line()) + ")";
     }
     trace_ += '\n';
 }

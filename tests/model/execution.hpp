@@ -22,15 +22,21 @@
 #include <functional>
 #include <memory>
 #include <random>
-#include <source_location>
 #include <string>
 #include <vector>
+
+#include <weft/detail/source_location.hpp>
 
 #include "fiber.hpp"
 #include "options.hpp"
 #include "view.hpp"
 
 namespace weft::model {
+
+// Where an operation is in the source, for traces: std::source_location, or
+// the scheduler's stand-in where the standard library has none (clang 14 with
+// libstdc++ 12, which builds the asan preset).
+using where = ::weft::detail::source_location;
 
 namespace detail {
 
@@ -128,7 +134,7 @@ public:
     // ---- what the checker reads back
     const std::vector<choice>& choices() const noexcept { return trail_; }
     bool tracing() const noexcept { return tracing_; }
-    void trace(const std::string& what, const std::source_location& where);
+    void trace(const std::string& what, const where& at);
     const std::string& trace_text() const noexcept { return trace_; }
     // The thread of each traced operation, in order.
     const std::vector<unsigned>& traced_threads() const noexcept { return traced_threads_; }

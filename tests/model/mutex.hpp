@@ -4,8 +4,6 @@
 // knew to the next locker, as std::mutex does.
 #pragma once
 
-#include <source_location>
-
 #include "execution.hpp"
 
 namespace weft::model {
@@ -16,7 +14,7 @@ public:
     mutex(const mutex&) = delete;
     mutex& operator=(const mutex&) = delete;
 
-    void lock(const std::source_location& w = std::source_location::current()) {
+    void lock(const where& w = where::current()) {
         execution& e = execution::current();
         e.schedule();
         // Draining after a deadlock, a blocked thread is let in anyway.
@@ -27,7 +25,7 @@ public:
         if (e.tracing()) e.trace("mutex lock", w);
     }
 
-    bool try_lock(const std::source_location& w = std::source_location::current()) {
+    bool try_lock(const where& w = where::current()) {
         execution& e = execution::current();
         e.schedule();
         if (held_) return false;
@@ -37,7 +35,7 @@ public:
         return true;
     }
 
-    void unlock(const std::source_location& w = std::source_location::current()) {
+    void unlock(const where& w = where::current()) {
         execution& e = execution::current();
         e.schedule();
         released_ = e.self().now;

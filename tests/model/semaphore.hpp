@@ -4,8 +4,6 @@
 // while there is nothing to take.
 #pragma once
 
-#include <source_location>
-
 #include "execution.hpp"
 
 namespace weft::model {
@@ -16,7 +14,7 @@ public:
     binary_semaphore(const binary_semaphore&) = delete;
     binary_semaphore& operator=(const binary_semaphore&) = delete;
 
-    void release(const std::source_location& w = std::source_location::current()) {
+    void release(const where& w = where::current()) {
         execution& e = execution::current();
         e.schedule();
         available_ = true;
@@ -25,7 +23,7 @@ public:
         if (e.tracing()) e.trace("semaphore release", w);
     }
 
-    void acquire(const std::source_location& w = std::source_location::current()) {
+    void acquire(const where& w = where::current()) {
         execution& e = execution::current();
         e.schedule();
         // Draining after a deadlock, a blocked thread goes on anyway.

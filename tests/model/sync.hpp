@@ -4,7 +4,6 @@
 #pragma once
 
 #include <atomic>
-#include <source_location>
 
 #include "checker.hpp"
 
@@ -14,8 +13,7 @@ struct model_sync {
     template <class T>
     using atomic = model::atomic<T>;
     using mutex = model::mutex;
-    static void fence(std::memory_order order,
-                      const std::source_location& w = std::source_location::current()) {
+    static void fence(std::memory_order order, const where& w = where::current()) {
         model::fence(order, w);
     }
 
@@ -23,9 +21,7 @@ struct model_sync {
     // fence, nothing at run time; the heavy side puts a seq_cst fence in
     // every thread at the point it has reached.
     static void light_fence() {}
-    static void heavy_fence(const std::source_location& w = std::source_location::current()) {
-        model::fence_everywhere(w);
-    }
+    static void heavy_fence(const where& w = where::current()) { model::fence_everywhere(w); }
     static void compiler_fence() {}
     // A spin-wait lets the others run (whoever it waits for).
     static void backoff(unsigned) { model::yield_now(); }
@@ -35,10 +31,10 @@ struct model_sync {
 // The asymmetric pair without membarrier (heavy_fence's fallback in
 // monitor.cpp): both sides are seq_cst fences.
 struct model_sync_without_membarrier : model_sync {
-    static void light_fence(const std::source_location& w = std::source_location::current()) {
+    static void light_fence(const where& w = where::current()) {
         model::fence(std::memory_order_seq_cst, w);
     }
-    static void heavy_fence(const std::source_location& w = std::source_location::current()) {
+    static void heavy_fence(const where& w = where::current()) {
         model::fence(std::memory_order_seq_cst, w);
     }
 };

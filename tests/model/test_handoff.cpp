@@ -256,8 +256,7 @@ TEST(ModelHandoff, WithoutTheFencesTheMachineMissesTheHandOff) {
 class relaxed_count : public model::atomic<int> {
 public:
     using model::atomic<int>::atomic;
-    void store(int v, std::memory_order,
-               const std::source_location& w = std::source_location::current()) {
+    void store(int v, std::memory_order, const model::where& w = model::where::current()) {
         model::atomic<int>::store(v, std::memory_order_relaxed, w);
     }
 };

@@ -24,8 +24,7 @@ using weft::detail::work_queue;
 // seq_cst fences demoted to acq_rel: the owner's pop and a thief's steal
 // no longer see each other's index for sure (store buffering).
 struct weak_fence_sync : model::model_sync {
-    static void fence(std::memory_order,
-                      const std::source_location& w = std::source_location::current()) {
+    static void fence(std::memory_order, const model::where& w = model::where::current()) {
         model::fence(std::memory_order_acq_rel, w);
     }
 };
@@ -37,7 +36,7 @@ class racy_cas_atomic : public model::atomic<T> {
 public:
     using model::atomic<T>::atomic;
     bool compare_exchange_strong(T& expected, T desired, std::memory_order, std::memory_order,
-                                 const std::source_location& w = std::source_location::current()) {
+                                 const model::where& w = model::where::current()) {
         T seen = this->load(std::memory_order_acquire, w);
         if (seen != expected) {
             expected = seen;
@@ -234,8 +233,7 @@ template <class T>
 class fenced_release_atomic : public model::atomic<T> {
 public:
     using model::atomic<T>::atomic;
-    void store(T v, std::memory_order o,
-               const std::source_location& w = std::source_location::current()) {
+    void store(T v, std::memory_order o, const model::where& w = model::where::current()) {
         if (o == std::memory_order_release) {
             model::fence(std::memory_order_release, w);
             o = std::memory_order_relaxed;
