@@ -22,8 +22,10 @@
 //
 // The algorithm is Chase and Lev's, with the C11 memory orders of Lê, Pop,
 // Cohen and Zappa Nardelli (PPoPP 2013). Orders, with what each pairs with:
-//   - push: the slot is stored (relaxed), then bottom.store(release); pairs
-//     with a thief's bottom.load(acquire), which makes the item visible;
+//   - push: the slot is stored (relaxed), then a release fence, then
+//     bottom.store(relaxed); the fence pairs with a thief's
+//     bottom.load(acquire) of that store or any later one by the owner,
+//     which makes the item visible;
 //   - pop: bottom is decremented, then a seq_cst fence, then top is read; a
 //     thief reads top, then a seq_cst fence, then bottom. The two fences
 //     ensure that when both go for the last item, at least one of them sees
@@ -77,8 +79,16 @@ public:
         std::int64_t t = top_.load(std::memory_order_acquire);
         if (b - t >= static_cast<std::int64_t>(Capacity)) return false;
         slots_[b & mask].store(v, std::memory_order_relaxed);
-        // release: publishes the slot (and the task behind it) to thieves.
-        bottom_.store(b + 1, std::memory_order_release);
+        // release fence, then a relaxed store (not a release store): pairs
+        // with a thief's bottom.load(acquire) that reads this store or any
+        // later store of bottom by the owner (pop's are relaxed). A release
+        // store would publish the slot only to a thief reading this very
+        // value: since C++20 a release sequence does not go on through the
+        // owner's later plain stores, so a thief reading pop's lowered bottom
+        // could see a wrapped slot as it was (the model checker found an item
+        // taken twice that way; docs/model_checking.md). Same code on x86-64.
+        Sync::fence(std::memory_order_release);
+        bottom_.store(b + 1, std::memory_order_relaxed);
         return true;
     }
 
@@ -189,7 +199,7 @@ private:
         // acquire: pairs with other thieves' (and the owner's) CAS on top.
         std::int64_t t = top_.load(std::memory_order_acquire);
         Sync::fence(std::memory_order_seq_cst);  // pairs with pop()'s fence
-        // acquire: pairs with push()'s release store, making the item visible.
+        // acquire: pairs with push()'s release fence, making the item visible.
         std::int64_t b = bottom_.load(std::memory_order_acquire);
         if (t >= b) return result::empty;
         item v = slots_[t & mask].load(std::memory_order_relaxed);
