@@ -31,6 +31,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -617,6 +618,16 @@ void process_pool_state::teardown(std::unique_lock<std::mutex>& lock) {
     }
     lock.lock();
     event_loop* here = event_loop::current();
+    // In Go mode this step may have blocked long enough (server.quit above
+    // waits for the workers) for the monitor to give this loop to another
+    // thread, which may be inside the loop's poll with events for these
+    // sockets: then the loop is not ours and its sockets are left to it.
+    // While the owner scope is held the loop cannot be taken.
+    std::optional<event_loop::owner_scope> ours;
+    if (here != nullptr) {
+        ours.emplace(*here);
+        if (!ours->owned()) here = nullptr;
+    }
     for (auto& s : slots) {
         s->state = worker_slot::phase::dead;
         s->reaped = true;
