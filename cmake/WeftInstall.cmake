@@ -15,8 +15,11 @@ install(TARGETS weft weft_cli weft_scheduler weft_io weft_executors
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# weft::mpi_executor is built only where MPI is found and is not installed
+# (yet), so neither is its header.
 install(DIRECTORY include/ scheduler/include/ io/include/ executors/include/
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp"
+        PATTERN "mpi_world.hpp" EXCLUDE)
 install(FILES ${WEFT_GENERATED_INCLUDE_DIR}/weft/version.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/weft)
 install(EXPORT weftTargets NAMESPACE weft:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
