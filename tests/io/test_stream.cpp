@@ -3,6 +3,7 @@
 // writer's flow control, open_connection over TCP and Unix sockets, and
 // name resolution.
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <netdb.h>
@@ -215,6 +216,56 @@ TEST_P(Streams, OpenConnectionToStartServer) {
         srv.close();
         co_await srv.wait_closed();
         EXPECT_FALSE(srv.is_serving());
+    }());
+}
+
+// SO_REUSEPORT: several servers (in scale-out, several processes) on one
+// port, the kernel spreading the connections among them; a server that does
+// not ask for it is refused the port.
+weft::client_connected tag_server(std::string tag) {
+    return [tag](weft::stream_reader, weft::stream_writer writer) -> weft::task<void> {
+        writer.write(tag + "\n");
+        co_await writer.drain();
+        writer.close();
+        co_await writer.wait_closed();
+    };
+}
+
+TEST_P(Streams, ReusePortServersShareAPort) {
+    run([]() -> weft::task<void> {
+        weft::server_options shared{.reuse_port = true};
+        weft::server a = co_await weft::start_server(tag_server("a"), "127.0.0.1", 0, shared);
+        std::uint16_t port = a.addresses()[0].port();
+        weft::server b = co_await weft::start_server(tag_server("b"), "127.0.0.1", port, shared);
+        EXPECT_EQ(b.addresses()[0].port(), port);
+
+        bool refused = false;
+        try {
+            co_await weft::start_server(tag_server("c"), "127.0.0.1", port);
+        } catch (const std::system_error& e) {
+            refused = e.code() == std::errc::address_in_use;
+        }
+        EXPECT_TRUE(refused) << "a server without reuse_port must not get the port";
+
+        // The kernel hashes each connection's addresses to one of the two
+        // listeners: 32 connections all reaching one has odds of 2^-31.
+        int seen_a = 0;
+        int seen_b = 0;
+        for (int i = 0; i < 32; ++i) {
+            auto [reader, writer] = co_await weft::open_connection("127.0.0.1", port);
+            std::string tag = co_await reader.readline();
+            seen_a += tag == "a\n" ? 1 : 0;
+            seen_b += tag == "b\n" ? 1 : 0;
+            writer.close();
+            co_await writer.wait_closed();
+        }
+        EXPECT_EQ(seen_a + seen_b, 32);
+        EXPECT_GT(seen_a, 0);
+        EXPECT_GT(seen_b, 0);
+        a.close();
+        b.close();
+        co_await a.wait_closed();
+        co_await b.wait_closed();
     }());
 }
 
