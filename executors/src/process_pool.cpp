@@ -64,14 +64,14 @@ const void* group_key(event_loop& loop) noexcept {
 }
 
 // The pool's reference to a call (a reference to its future's state).
-void release(process_call* c) noexcept {
+void release(remote_call* c) noexcept {
     c->job->core()->release();
 }
 
 // A reference to a call taken with add_ref, released when it goes.
 struct call_ref {
-    process_call* c;
-    explicit call_ref(process_call* call) noexcept : c(call) {}
+    remote_call* c;
+    explicit call_ref(remote_call* call) noexcept : c(call) {}
     call_ref(call_ref&& o) noexcept : c(std::exchange(o.c, nullptr)) {}
     call_ref(const call_ref&) = delete;
     call_ref& operator=(const call_ref&) = delete;
@@ -91,11 +91,11 @@ struct worker_slot final : poll_target {
     int fd = -1;
     event_loop* owner = nullptr;  // whose poller has `fd`; null: none does
     phase state = phase::idle;
-    bool reaped = false;           // the fork server has reaped it
-    int senders = 0;               // threads writing a call to `fd` right now
-    process_call* call = nullptr;  // busy (or killed while busy): its call
-    why killed = why::none;        // why we killed it, if we did
-    timer_handle timer;            // the call's timeout
+    bool reaped = false;          // the fork server has reaped it
+    int senders = 0;              // threads writing a call to `fd` right now
+    remote_call* call = nullptr;  // busy (or killed while busy): its call
+    why killed = why::none;       // why we killed it, if we did
+    timer_handle timer;           // the call's timeout
     std::int64_t deadline_ns = -1;
     // The reply being read.
     std::string in;
@@ -106,7 +106,7 @@ struct worker_slot final : poll_target {
 // A reply read, or a worker found gone: what is left to do, off the poller.
 struct outcome {
     std::shared_ptr<worker_slot> slot;
-    process_call* call = nullptr;  // with the pool's reference, or null
+    remote_call* call = nullptr;  // with the pool's reference, or null
     bool died = false;
     wire_kind kind = wire_kind::value;
     std::string bytes;
@@ -152,7 +152,7 @@ struct process_pool_state : std::enable_shared_from_this<process_pool_state> {
     void finish(std::vector<outcome>& done, bool may_spawn);
     void complete(outcome& o, int status);
     void on_loop_shutdown(const void* key);
-    void on_timeout(worker_slot* s, process_call* c);
+    void on_timeout(worker_slot* s, remote_call* c);
 
     std::mutex m;
     const int max_workers;
@@ -163,7 +163,7 @@ struct process_pool_state : std::enable_shared_from_this<process_pool_state> {
     bool torn_down = false;  // the workers and the fork server are gone
     bool pumping = false;    // shutdown(wait) is reading sockets
     int spawning = 0;
-    std::deque<process_call*> queue;  // waiting for a worker (the pool's references)
+    std::deque<remote_call*> queue;  // waiting for a worker (the pool's references)
     std::vector<std::shared_ptr<worker_slot>> slots;
     std::set<const void*> hooked;  // loop groups with our shutdown callback
     std::condition_variable changed;
@@ -252,7 +252,7 @@ void process_pool_state::dispatch(std::unique_lock<std::mutex>& lock, bool may_s
                 // No worker to be had (fork failing): the first call fails,
                 // the others wait for the next chance.
                 if (queue.empty()) return;
-                process_call* c = queue.front();
+                remote_call* c = queue.front();
                 queue.pop_front();
                 lock.unlock();
                 c->job->finish_exception(err);
@@ -270,7 +270,7 @@ void process_pool_state::dispatch(std::unique_lock<std::mutex>& lock, bool may_s
             slots.push_back(s);
             continue;
         }
-        process_call* c = queue.front();
+        remote_call* c = queue.front();
         queue.pop_front();
         if (!c->job->start()) {
             release(c);
@@ -411,7 +411,7 @@ void process_pool_state::erase_if_clean(worker_slot* s) {
 }
 
 void process_pool_state::complete(outcome& o, int status) {
-    process_call* c = o.call;
+    remote_call* c = o.call;
     job_base* j = c->job;
     if (!o.died) {
         try {
@@ -484,7 +484,7 @@ void process_pool_state::finish(std::vector<outcome>& done, bool may_spawn) {
     changed.notify_all();
 }
 
-void process_pool_state::on_timeout(worker_slot* s, process_call* c) {
+void process_pool_state::on_timeout(worker_slot* s, remote_call* c) {
     std::lock_guard lock(m);
     if (s->call == c && s->state == worker_slot::phase::busy) {
         kill_slot(*s, worker_slot::why::timed_out);
@@ -494,7 +494,7 @@ void process_pool_state::on_timeout(worker_slot* s, process_call* c) {
 void process_pool_state::on_loop_shutdown(const void* key) {
     // No loop of this group runs now: its pollers are ours to change.
     std::vector<outcome> done;
-    std::vector<process_call*> orphans;
+    std::vector<remote_call*> orphans;
     {
         std::lock_guard lock(m);
         hooked.erase(key);
@@ -533,7 +533,7 @@ void process_pool_state::on_loop_shutdown(const void* key) {
             }
         }
     }
-    for (process_call* c : orphans) {
+    for (remote_call* c : orphans) {
         c->job->finish_exception(std::make_exception_ptr(
             executor_shutdown_error("weft::process_pool_executor: the event loop that submitted " +
                                     label_of(*c) + " shut down before a worker took the call")));
@@ -594,9 +594,9 @@ void process_pool_state::wait_all(std::unique_lock<std::mutex>& lock) {
 
 void process_pool_state::teardown(std::unique_lock<std::mutex>& lock) {
     torn_down = true;
-    std::vector<process_call*> left(queue.begin(), queue.end());
+    std::vector<remote_call*> left(queue.begin(), queue.end());
     queue.clear();
-    std::vector<process_call*> running;
+    std::vector<remote_call*> running;
     for (auto& s : slots) {
         if (s->call != nullptr) {
             running.push_back(std::exchange(s->call, nullptr));
@@ -606,12 +606,12 @@ void process_pool_state::teardown(std::unique_lock<std::mutex>& lock) {
     }
     lock.unlock();
     server.quit();  // kills and reaps every worker, then the server goes
-    for (process_call* c : left) {
+    for (remote_call* c : left) {
         c->job->finish_exception(std::make_exception_ptr(executor_shutdown_error(
             "weft::process_pool_executor: shut down before " + label_of(*c) + " ran")));
         release(c);
     }
-    for (process_call* c : running) {
+    for (remote_call* c : running) {
         c->job->finish_exception(std::make_exception_ptr(executor_shutdown_error(
             "weft::process_pool_executor: shut down while " + label_of(*c) + " ran")));
         release(c);
@@ -640,44 +640,13 @@ void process_pool_state::teardown(std::unique_lock<std::mutex>& lock) {
     changed.notify_all();
 }
 
-void interrupt_process_call(process_call* c) noexcept {
+void interrupt_process_call(remote_call* c) noexcept {
     process_pool_state& p = *c->pool;
     std::lock_guard lock(p.m);
     worker_slot* s = c->slot;
     if (s != nullptr && s->call == c && s->state == worker_slot::phase::busy) {
         p.kill_slot(*s, worker_slot::why::cancelled);
     }
-}
-
-std::string label_of(const process_call& c) {
-    if (!c.label.empty()) return c.label;
-    // A plain function: its symbol when the dynamic symbol table has it
-    // (shared libraries, or programs linked with -rdynamic), else its address.
-    Dl_info info{};
-    if (::dladdr(reinterpret_cast<void*>(c.b), &info) != 0 && info.dli_sname != nullptr &&
-        info.dli_saddr == reinterpret_cast<void*>(c.b)) {
-        int status = 0;
-        std::unique_ptr<char, void (*)(void*)> out(
-            abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status), std::free);
-        return "'" + std::string(status == 0 && out ? out.get() : info.dli_sname) + "'";
-    }
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "the function at %#lx", static_cast<unsigned long>(c.b));
-    return buf;
-}
-
-std::uint32_t resolve_name(const std::string& name, const std::type_info& sig) {
-    std::uint32_t index = 0;
-    const function_entry* e = find_function(name, &index);
-    if (e == nullptr) {
-        throw std::invalid_argument("weft::process_pool_executor: no function is registered as '" +
-                                    name + "' (weft::register_function)");
-    }
-    if (*e->signature != sig) {
-        throw std::invalid_argument("weft::process_pool_executor: '" + name + "' is " +
-                                    type_name(*e->signature) + ", called as " + type_name(sig));
-    }
-    return index;
 }
 
 }  // namespace detail
@@ -710,8 +679,11 @@ process_pool_executor::~process_pool_executor() {
     }
 }
 
-void process_pool_executor::enqueue(detail::process_call* c) {
+void process_pool_executor::enqueue(detail::remote_call* c) {
     detail::process_pool_state& p = *state_;
+    // The answer comes through the loop's poller: an awaiting task must not
+    // poll for it (job_awaiter_base).
+    c->job->delivered_by_loop = true;
     if (event_loop::current() == nullptr) {
         detail::release(c);
         throw no_running_loop_error();
@@ -733,6 +705,7 @@ void process_pool_executor::enqueue(detail::process_call* c) {
             "know it: register functions at namespace scope, before creating pools");
     }
     c->pool = state_;
+    c->stop = &detail::interrupt_process_call;
     p.queue.push_back(c);
     p.dispatch(lock, true, false);
 }
@@ -743,10 +716,10 @@ void process_pool_executor::shutdown(bool wait, bool cancel_futures) {
     p.shut = true;
     if (!wait) p.wait_on_destroy = false;
     if (cancel_futures) {
-        std::vector<detail::process_call*> pending(p.queue.begin(), p.queue.end());
+        std::vector<detail::remote_call*> pending(p.queue.begin(), p.queue.end());
         p.queue.clear();
         lock.unlock();
-        for (detail::process_call* c : pending) {
+        for (detail::remote_call* c : pending) {
             c->job->cancel_job(nullptr);
             detail::release(c);
         }

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -14,9 +15,11 @@
 #include <unordered_map>
 
 #include <cxxabi.h>
+#include <dlfcn.h>
 
 #include <weft/errors.hpp>
 #include <weft/executors/codec.hpp>
+#include <weft/executors/detail/remote_call.hpp>
 #include <weft/executors/errors.hpp>
 #include <weft/executors/remote_function.hpp>
 
@@ -96,6 +99,39 @@ const function_entry* find_function(const std::string& name, std::uint32_t* inde
 
 std::uint32_t function_count() noexcept {
     return functions().count.load(std::memory_order_acquire);
+}
+
+// ---- naming a call
+
+std::string label_of(const remote_call& c) {
+    if (!c.label.empty()) return c.label;
+    // A plain function: its symbol when the dynamic symbol table has it
+    // (shared libraries, or programs linked with -rdynamic), else its address.
+    Dl_info info{};
+    if (::dladdr(reinterpret_cast<void*>(c.b), &info) != 0 && info.dli_sname != nullptr &&
+        info.dli_saddr == reinterpret_cast<void*>(c.b)) {
+        int status = 0;
+        std::unique_ptr<char, void (*)(void*)> out(
+            abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status), std::free);
+        return "'" + std::string(status == 0 && out ? out.get() : info.dli_sname) + "'";
+    }
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "the function at %#lx", static_cast<unsigned long>(c.b));
+    return buf;
+}
+
+std::uint32_t resolve_name(const std::string& name, const std::type_info& sig) {
+    std::uint32_t index = 0;
+    const function_entry* e = find_function(name, &index);
+    if (e == nullptr) {
+        throw std::invalid_argument("weft: no function is registered as '" + name +
+                                    "' (weft::register_function)");
+    }
+    if (*e->signature != sig) {
+        throw std::invalid_argument("weft: '" + name + "' is " + type_name(*e->signature) +
+                                    ", called as " + type_name(sig));
+    }
+    return index;
 }
 
 // ---- exceptions across processes

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <iterator>
+#include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -132,5 +133,34 @@ private:
 
     std::vector<executor_future<T>> futures_;
 };
+
+namespace detail {
+
+// Executor.map's loop, one for every executor: submit_one(a, b, ...) for each
+// tuple of items of the ranges, in order, stopping at the shortest; every
+// call is submitted before any result is awaited.
+template <class T, class Submit, class R1, class... Rs>
+map_result<T> map_calls(Submit&& submit_one, R1&& first, Rs&&... rest) {
+    std::vector<executor_future<T>> fs;
+    auto it1 = std::begin(first);
+    auto end1 = std::end(first);
+    auto its = std::make_tuple(std::begin(rest)...);
+    auto ends = std::make_tuple(std::end(rest)...);
+    auto any_at_end = [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return it1 == end1 || ((std::get<I>(its) == std::get<I>(ends)) || ...);
+    };
+    constexpr auto idx = std::index_sequence_for<Rs...>{};
+    while (!any_at_end(idx)) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            fs.push_back(submit_one(*it1, *std::get<I>(its)...));
+            ++it1;
+            (++std::get<I>(its), ...);
+        }
+        (idx);
+    }
+    return map_result<T>(std::move(fs));
+}
+
+}  // namespace detail
 
 }  // namespace weft

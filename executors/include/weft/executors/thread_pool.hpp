@@ -97,24 +97,8 @@ public:
     auto map(F fn, R1&& first, Rs&&... rest) {
         using T =
             detail::job_result_t<F, decltype(*std::begin(first)), decltype(*std::begin(rest))...>;
-        std::vector<executor_future<T>> fs;
-        auto it1 = std::begin(first);
-        auto end1 = std::end(first);
-        auto its = std::make_tuple(std::begin(rest)...);
-        auto ends = std::make_tuple(std::end(rest)...);
-        auto any_at_end = [&]<std::size_t... I>(std::index_sequence<I...>) {
-            return it1 == end1 || ((std::get<I>(its) == std::get<I>(ends)) || ...);
-        };
-        constexpr auto idx = std::index_sequence_for<Rs...>{};
-        while (!any_at_end(idx)) {
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
-                fs.push_back(submit(fn, *it1, *std::get<I>(its)...));
-                ++it1;
-                (++std::get<I>(its), ...);
-            }
-            (idx);
-        }
-        return map_result<T>(std::move(fs));
+        return detail::map_calls<T>([&](auto&&... items) { return submit(fn, items...); },
+                                    std::forward<R1>(first), std::forward<Rs>(rest)...);
     }
 
     // Python's shutdown(wait, cancel_futures): no more submissions; with
