@@ -19,7 +19,7 @@ install(TARGETS weft weft_cli weft_scheduler weft_io weft_executors
 # (yet), so neither is its header.
 install(DIRECTORY include/ scheduler/include/ io/include/ executors/include/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp"
-        PATTERN "mpi_world.hpp" EXCLUDE)
+        PATTERN "mpi_world.hpp" EXCLUDE PATTERN "mpi_executor.hpp" EXCLUDE)
 install(FILES ${WEFT_GENERATED_INCLUDE_DIR}/weft/version.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/weft)
 install(EXPORT weftTargets NAMESPACE weft:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft)

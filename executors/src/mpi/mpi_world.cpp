@@ -8,6 +8,8 @@
 
 #include <weft/executors/mpi_world.hpp>
 
+#include "mpi_internal.hpp"
+
 namespace weft {
 namespace {
 
@@ -22,6 +24,16 @@ mpi_world world;
 // Whether weft started MPI, and so must end it (a program that called
 // MPI_Init itself ends MPI itself).
 bool owns_mpi = false;
+// weft's own communicator (detail::mpi_comm).
+MPI_Comm weft_comm = MPI_COMM_NULL;
+
+}  // namespace
+
+namespace detail {
+
+MPI_Comm mpi_comm() noexcept {
+    return weft_comm;
+}
 
 std::string mpi_error_text(int code) {
     char text[MPI_MAX_ERROR_STRING];
@@ -31,6 +43,12 @@ std::string mpi_error_text(int code) {
     }
     return std::string(text, static_cast<std::size_t>(length));
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::mpi_error_text;
 
 mpi_thread_level from_mpi(int level) {
     if (level >= MPI_THREAD_MULTIPLE) {
@@ -96,6 +114,8 @@ const mpi_world& mpi_init(int& argc, char**& argv) {
     check(MPI_Comm_rank(MPI_COMM_WORLD, &found.rank), "MPI_Comm_rank");
     check(MPI_Comm_size(MPI_COMM_WORLD, &found.size), "MPI_Comm_size");
     found.thread_level = from_mpi(granted);
+    // Collective: every rank calls mpi_init, so every rank makes it here.
+    check(MPI_Comm_dup(MPI_COMM_WORLD, &weft_comm), "MPI_Comm_dup");
     world = found;
     state = phase::running;
     if (owns_mpi) {
@@ -122,6 +142,9 @@ void mpi_finalize() {
     if (state != phase::running) {
         return;
     }
+    // Rank 0's executors finish their calls and the serving ranks leave
+    // mpi_serve, while MPI still runs.
+    detail::mpi_client_before_finalize(world);
     state = phase::after;
     if (owns_mpi) {
         int finalized = 0;
