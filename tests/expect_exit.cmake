@@ -1,7 +1,7 @@
 # ctest script: runs a program and checks its exit status and what it wrote.
 #   cmake -DPROGRAM=path [-DARGS=a|b] [-DPREFIX=taskset|-c|0] [-DENV=NAME=value|...]
 #         [-DUNSET=NAME|...] -DEXIT=n [-DSTDERR_HAS=text|...] [-DSTDERR_LACKS=text|...]
-#         [-DSTDOUT_HAS=text|...] [-DSTDOUT_EMPTY=ON] [-DSTDERR_LINES=n] -P expect_exit.cmake
+#         [-DSTDOUT_HAS=text|...] [-DSTDOUT_LACKS=text|...] [-DSTDOUT_EMPTY=ON] [-DSTDERR_LINES=n] -P expect_exit.cmake
 # Lists are separated by '|' (a ';' would not survive add_test). The texts
 # are matched literally, not as regular expressions. PREFIX runs before the
 # program (a command such as taskset); ENV sets variables, possibly to the
@@ -60,6 +60,13 @@ foreach(text IN LISTS wanted)
     string(FIND "${out}" "${text}" at)
     if(at EQUAL -1)
         fail("stdout lacks '${text}'")
+    endif()
+endforeach()
+bar_list(unwanted "${STDOUT_LACKS}")
+foreach(text IN LISTS unwanted)
+    string(FIND "${out}" "${text}" at)
+    if(NOT at EQUAL -1)
+        fail("stdout has '${text}'")
     endif()
 endforeach()
 if(STDOUT_EMPTY AND NOT out STREQUAL "")

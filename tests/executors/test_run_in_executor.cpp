@@ -485,3 +485,29 @@ TEST_P(RunInExecutor, TwoCancelsOfATaskAwaitingAJobAreOne) {
         EXPECT_EQ(co_await f, 7);
     }());
 }
+
+// Many tasks at once, each giving up on a job still queued or running at a
+// wait_for deadline: each raises timeout_error, and nothing is freed twice.
+TEST_P(RunInExecutor, ManyWaitForsGivingUpOnQueuedJobsAtOnce) {
+    int timed_out = run([]() -> weft::task<int> {
+        std::atomic<int> count{0};
+        auto one = [](std::atomic<int>& n) -> weft::task<void> {
+            try {
+                co_await weft::wait_for(
+                    weft::to_thread([] {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                        return 1;
+                    }),
+                    0.05);
+            } catch (const weft::timeout_error&) {
+                n.fetch_add(1, std::memory_order_relaxed);
+            }
+        };
+        std::vector<weft::task<void>> all;
+        for (int i = 0; i < 50; ++i)
+            all.push_back(one(count));
+        co_await weft::gather(std::move(all));
+        co_return count.load();
+    }());
+    EXPECT_EQ(timed_out, 50);
+}
