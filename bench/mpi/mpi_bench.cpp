@@ -6,7 +6,8 @@
 //     mpirun -np 3 weft-mpi-bench --bench map --threads 1
 //
 // rtt: K sequential trivial calls from a task, us per round trip, to the
-// other rank (mpi_rtt) and to a process pool of one worker (process_rtt).
+// other rank (mpi_rtt) and to a process pool of one worker (process_rtt),
+// after MPI's own blocking ping-pong between the two ranks (peer=mpi_raw).
 // map: the primes below --limit counted in 4 x workers chunks, where the
 // workers are the serving ranks x --threads (mpi_map), and then by a
 // process pool of as many workers (process_map); seconds of wall time.
@@ -17,6 +18,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <mpi.h>
 
 #include <weft/cli.hpp>
 #include <weft/executors/mpi_executor.hpp>
@@ -92,6 +95,27 @@ int main(int argc, char** argv) {
     app.add_option("--limit", limit, "map: count primes below this")->check(CLI::PositiveNumber);
     weft::cli::parse(app, argc, argv);
 
+    // rtt's floor, measured first: MPI's own blocking ping-pong of 8 bytes
+    // between ranks 0 and 1 on the same transport (peer=mpi_raw), which
+    // spins in MPI_Recv rather than sleeping between polls.
+    if (bench == "rtt" && world.size > 1 && world.rank < 2) {
+        long x = 0;
+        auto t0 = bench_clock::now();
+        for (long i = 0; i < n; ++i) {
+            if (world.rank == 0) {
+                MPI_Send(&x, 1, MPI_LONG, 1, 0, MPI_COMM_WORLD);
+                MPI_Recv(&x, 1, MPI_LONG, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            } else {
+                MPI_Recv(&x, 1, MPI_LONG, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                ++x;
+                MPI_Send(&x, 1, MPI_LONG, 0, 0, MPI_COMM_WORLD);
+            }
+        }
+        if (world.rank == 0) {
+            std::printf("peer=mpi_raw bench=mpi_rtt threads=1 value=%.3f unit=us/rtt n=%ld\n",
+                        seconds_since(t0) * 1e6 / static_cast<double>(n), n);
+        }
+    }
     if (world.rank != 0) return weft::mpi_serve({.threads = threads});
     try {
         weft::mpi_executor cluster;
@@ -100,6 +124,12 @@ int main(int argc, char** argv) {
             weft::process_pool_executor pool(1);
             line("process_rtt", 1, weft::run(rtt(pool, n)), "us/rtt", n);
         } else {
+            if (cluster.serving_ranks() == 0) {
+                std::fprintf(stderr,
+                             "weft-mpi-bench: --bench map needs serving ranks: run it "
+                             "under mpirun -np 2 or more\n");
+                return 2;
+            }
             int workers = std::max(1, cluster.serving_ranks()) * threads;
             int chunks = 4 * workers;
             auto [mpi_s, mpi_total] = weft::run(map_seconds(cluster, limit, chunks));

@@ -230,6 +230,7 @@ private:
 
     void run() {
         progress_backoff idle;
+        poller_timer_slack();
         for (;;) {
             round r;
             {
@@ -439,8 +440,10 @@ private:
             int flag = 0;
             MPI_Message msg;
             MPI_Status status;
-            check(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, mpi_comm(), &flag, &msg, &status),
-                  "MPI_Improbe");
+            for (int i = 0; i < probes_per_poll && flag == 0; ++i) {
+                check(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, mpi_comm(), &flag, &msg, &status),
+                      "MPI_Improbe");
+            }
             if (flag == 0) return any;
             any = true;
             int count = 0;

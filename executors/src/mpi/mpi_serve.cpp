@@ -62,6 +62,7 @@ public:
     // received has been answered.
     void serve() {
         progress_backoff idle;
+        poller_timer_slack();
         bool stop = false;
         for (;;) {
             bool busy = receive_all(stop);
@@ -70,8 +71,17 @@ public:
             if (stop && quiet()) return;
             if (busy) {
                 idle.reset();
+                continue;
+            }
+            // A runner with a reply wakes this thread early (`done_`).
+            auto wait = idle.next();
+            std::unique_lock lock(m_);
+            if (!replies_.empty()) continue;
+            if (wait.count() == 0) {
+                lock.unlock();
+                std::this_thread::yield();
             } else {
-                idle.pause();
+                done_.wait_for(lock, wait);
             }
         }
     }
@@ -84,7 +94,9 @@ private:
             int flag = 0;
             MPI_Message msg;
             MPI_Status status;
-            check(MPI_Improbe(0, MPI_ANY_TAG, comm_, &flag, &msg, &status), "MPI_Improbe");
+            for (int i = 0; i < probes_per_poll && flag == 0; ++i) {
+                check(MPI_Improbe(0, MPI_ANY_TAG, comm_, &flag, &msg, &status), "MPI_Improbe");
+            }
             if (flag == 0) return any;
             any = true;
             int count = 0;
@@ -161,6 +173,7 @@ private:
             lock.lock();
             --running_;
             replies_.push_back(std::move(reply));
+            done_.notify_one();
         }
     }
 
@@ -230,7 +243,8 @@ private:
 
     MPI_Comm comm_;
     std::mutex m_;
-    std::condition_variable work_;
+    std::condition_variable work_;     // runners wait here for calls
+    std::condition_variable done_;     // the MPI thread sleeps here between polls
     std::deque<received_call> queue_;  // guarded by m_
     std::deque<std::string> replies_;  // guarded by m_
     int running_ = 0;                  // guarded by m_
