@@ -111,21 +111,20 @@ resolved_call resolve(const call_header& h) {
 }
 
 reply_status run_call(const resolved_call& call, byte_reader& args, byte_writer& out) noexcept {
+    std::size_t start = out.bytes().size();
     try {
         call.invoke(call.fn, args, out);
         return reply_status::value;
     } catch (...) {
-        out.bytes().clear();
+        out.bytes().resize(start);
         try {
             encode_current_exception(out);
         } catch (...) {
-            // Out of memory while encoding: what remains to say is that much.
-            out.bytes().clear();
-            byte_writer small;
-            small.put(std::string(typeid(std::bad_alloc).name()));
-            small.put(std::string("std::bad_alloc"));
-            small.put(std::string());
-            out.bytes().swap(small.bytes());
+            // Out of memory while encoding it: say only that.
+            out.bytes().resize(start);
+            out.put(std::string(typeid(std::bad_alloc).name()));
+            out.put(std::string("std::bad_alloc"));
+            out.put(std::string());
         }
         return reply_status::exception;
     }

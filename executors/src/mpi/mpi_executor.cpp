@@ -146,6 +146,11 @@ public:
     // it; the caller then still holds its reference.
     void submit(remote_call* c, const std::shared_ptr<mpi_executor_state>& owner) {
         c->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+        if (c->request.size() > max_message_bytes - 4096) {  // room for the header
+            throw std::length_error("weft::mpi_executor: the arguments of " + label_of(*c) +
+                                    " encode to " + std::to_string(c->request.size()) +
+                                    " bytes, more than one MPI message carries");
+        }
         std::unique_lock lock(m_);
         if (ended_) {
             throw executor_shutdown_error(

@@ -4,6 +4,7 @@
 // addresses) finds it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -24,6 +25,9 @@ MPI_Comm mpi_comm() noexcept;
 // stops its progress thread and tells the serving ranks to leave.
 // Called with mpi_init's lock held: takes the world rather than asking.
 void mpi_client_before_finalize(const mpi_world& world) noexcept;
+
+// MPI counts a message's bytes in an int.
+inline constexpr std::size_t max_message_bytes = 0x7fffffff;
 
 // The message tags on mpi_comm().
 enum mpi_tag : int {
@@ -73,7 +77,7 @@ struct resolved_call {
 // Raises std::invalid_argument naming what this process lacks.
 resolved_call resolve(const call_header& h);
 
-// Runs a resolved call on `args` and writes its reply payload (the result's
+// Runs a resolved call on `args` and appends its reply payload (the result's
 // bytes, or the encoded exception) to `out`; returns value or exception.
 reply_status run_call(const resolved_call& call, byte_reader& args, byte_writer& out) noexcept;
 

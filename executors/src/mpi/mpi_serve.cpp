@@ -177,23 +177,30 @@ private:
         }
     }
 
+    // The reply: its header, then the result's bytes written right after it
+    // (no copy of a big result).
     static std::string answer(received_call& c) {
         byte_writer out;
         out.put(c.id);
         out.put(reply_status::value);  // overwritten below
         std::size_t status_at = out.bytes().size() - 1;
-        byte_writer payload;
+        std::size_t payload_at = out.bytes().size();
         reply_status status;
         try {
             resolved_call call = resolve(c.header);
             byte_reader args(c.message.data() + c.args_at, c.message.size() - c.args_at);
-            status = run_call(call, args, payload);
+            status = run_call(call, args, out);
+            if (out.bytes().size() > max_message_bytes) {
+                throw std::length_error("weft::mpi_executor: a result of " +
+                                        std::to_string(out.bytes().size() - payload_at) +
+                                        " bytes is more than one MPI message carries");
+            }
         } catch (...) {
-            encode_current_exception(payload);
+            out.bytes().resize(payload_at);
+            encode_current_exception(out);
             status = reply_status::exception;
         }
         out.bytes()[status_at] = static_cast<char>(status);
-        out.bytes() += payload.bytes();
         return std::move(out.bytes());
     }
 

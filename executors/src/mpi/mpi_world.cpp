@@ -145,6 +145,8 @@ void mpi_finalize() {
     // Rank 0's executors finish their calls and the serving ranks leave
     // mpi_serve, while MPI still runs.
     detail::mpi_client_before_finalize(world);
+    // Every rank frees it here, as every rank made it in mpi_init.
+    if (weft_comm != MPI_COMM_NULL) MPI_Comm_free(&weft_comm);
     state = phase::after;
     if (owns_mpi) {
         int finalized = 0;
