@@ -7,7 +7,9 @@
 //     build/release/examples/mpi_map                               # alone
 //
 // Either way it prints the same total (total=148933 below 2,000,000), then
-// how many chunks and primes each rank counted.
+// how many chunks and primes each rank counted. With threads per rank, let
+// each rank use more than one core: Open MPI binds a rank to one core when
+// it starts two or fewer (mpirun --bind-to none, or --map-by slot:PE=2).
 #include <cstdio>
 #include <map>
 #include <utility>
