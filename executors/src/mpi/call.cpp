@@ -1,5 +1,5 @@
 // A call's code across processes: naming it here (module and offset), finding
-// it there, and running it.
+// it there, and running it; and receiving a message, as both sides do.
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -10,6 +10,7 @@
 
 #include "../remote.hpp"
 #include "mpi_internal.hpp"
+#include "progress.hpp"
 
 namespace weft::detail {
 
@@ -128,6 +129,25 @@ reply_status run_call(const resolved_call& call, byte_reader& args, byte_writer&
         }
         return reply_status::exception;
     }
+}
+
+void mpi_check(int code, const char* call) {
+    if (code != MPI_SUCCESS) {
+        throw std::runtime_error(std::string("weft: ") + call + " failed: " + mpi_error_text(code));
+    }
+}
+
+bool receive_message(MPI_Comm comm, int source, std::string& bytes, MPI_Status& status) {
+    int flag = 0;
+    MPI_Message msg;
+    for (int i = 0; i < probes_per_poll && flag == 0; ++i)
+        mpi_check(MPI_Improbe(source, MPI_ANY_TAG, comm, &flag, &msg, &status), "MPI_Improbe");
+    if (flag == 0) return false;
+    int count = 0;
+    MPI_Get_count(&status, MPI_BYTE, &count);
+    bytes.assign(static_cast<std::size_t>(count), '\0');
+    mpi_check(MPI_Mrecv(bytes.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+    return true;
 }
 
 }  // namespace weft::detail

@@ -228,10 +228,21 @@ private:
     }
 
     void start_thread(std::unique_lock<std::mutex>&) {
-        if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+        if (!thread_.joinable()) thread_ = std::thread([this] { run_or_abort(); });
     }
 
     // ---- the progress thread
+
+    // MPI's default error handler ends the job before an MPI call can fail;
+    // under another handler, a failed call leaves the executor no way on.
+    void run_or_abort() noexcept {
+        try {
+            run();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "weft::mpi_executor: %s\n", e.what());
+            std::abort();
+        }
+    }
 
     void run() {
         progress_backoff idle;
@@ -408,7 +419,8 @@ private:
         MPI_Datatype both;
         MPI_Type_create_hindexed(2, lengths, at, MPI_BYTE, &both);
         MPI_Type_commit(&both);
-        check(MPI_Isend(MPI_BOTTOM, 1, both, rank, tag_call, mpi_comm(), &o.request), "MPI_Isend");
+        mpi_check(MPI_Isend(MPI_BOTTOM, 1, both, rank, tag_call, mpi_comm(), &o.request),
+                  "MPI_Isend");
         MPI_Type_free(&both);  // freed by MPI once the send is done with it
     }
 
@@ -418,16 +430,16 @@ private:
         sending_.emplace_back();
         outgoing& o = sending_.back();
         o.head = std::move(w.bytes());
-        check(MPI_Isend(o.head.data(), static_cast<int>(o.head.size()), MPI_BYTE, rank, tag_cancel,
-                        mpi_comm(), &o.request),
-              "MPI_Isend");
+        mpi_check(MPI_Isend(o.head.data(), static_cast<int>(o.head.size()), MPI_BYTE, rank,
+                            tag_cancel, mpi_comm(), &o.request),
+                  "MPI_Isend");
     }
 
     bool reap_sends() {
         bool any = false;
         for (auto it = sending_.begin(); it != sending_.end();) {
             int done = 0;
-            check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+            mpi_check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
             if (done == 0) {
                 ++it;
                 continue;
@@ -441,20 +453,10 @@ private:
 
     bool receive_all() {
         bool any = false;
-        for (;;) {
-            int flag = 0;
-            MPI_Message msg;
-            MPI_Status status;
-            for (int i = 0; i < probes_per_poll && flag == 0; ++i) {
-                check(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, mpi_comm(), &flag, &msg, &status),
-                      "MPI_Improbe");
-            }
-            if (flag == 0) return any;
+        std::string bytes;
+        MPI_Status status;
+        while (receive_message(mpi_comm(), MPI_ANY_SOURCE, bytes, status)) {
             any = true;
-            int count = 0;
-            MPI_Get_count(&status, MPI_BYTE, &count);
-            std::string bytes(static_cast<std::size_t>(count), '\0');
-            check(MPI_Mrecv(bytes.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
             try {
                 byte_reader r(bytes.data(), bytes.size());
                 if (status.MPI_TAG == tag_reply) {
@@ -467,6 +469,7 @@ private:
                              status.MPI_SOURCE, e.what());
             }
         }
+        return any;
     }
 
     void take_hello(int rank, byte_reader& r) {
@@ -547,16 +550,6 @@ private:
             self.cancel_requests_.push_back(c->id);
         }
         self.wake_.notify_one();
-    }
-
-    static void check(int code, const char* call) {
-        if (code != MPI_SUCCESS) {
-            // MPI's default handler ends the job before this; with another
-            // handler, a failed call leaves the executor no way on.
-            std::fprintf(stderr, "weft::mpi_executor: %s failed: %s\n", call,
-                         mpi_error_text(code).c_str());
-            std::abort();
-        }
     }
 
     std::mutex m_;

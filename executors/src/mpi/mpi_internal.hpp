@@ -84,6 +84,15 @@ reply_status run_call(const resolved_call& call, byte_reader& args, byte_writer&
 // An MPI error code as text.
 std::string mpi_error_text(int code);
 
+// Raises std::runtime_error naming `call` and MPI's error unless `code` is
+// MPI_SUCCESS.
+void mpi_check(int code, const char* call);
+
+// Receives the next message from `source` (or MPI_ANY_SOURCE) on `comm`, of
+// any tag and size, into `bytes`; false if none has arrived. Probes up to
+// probes_per_poll times (progress.hpp says why).
+bool receive_message(MPI_Comm comm, int source, std::string& bytes, MPI_Status& status);
+
 }  // namespace weft::detail
 
 // Codecs for the wire's own structures.

@@ -90,19 +90,10 @@ private:
     // Takes every message that has arrived; true if there was one.
     bool receive_all(bool& stop) {
         bool any = false;
-        for (;;) {
-            int flag = 0;
-            MPI_Message msg;
-            MPI_Status status;
-            for (int i = 0; i < probes_per_poll && flag == 0; ++i) {
-                check(MPI_Improbe(0, MPI_ANY_TAG, comm_, &flag, &msg, &status), "MPI_Improbe");
-            }
-            if (flag == 0) return any;
+        std::string bytes;
+        MPI_Status status;
+        while (receive_message(comm_, 0, bytes, status)) {
             any = true;
-            int count = 0;
-            MPI_Get_count(&status, MPI_BYTE, &count);
-            std::string bytes(static_cast<std::size_t>(count), '\0');
-            check(MPI_Mrecv(bytes.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
             switch (status.MPI_TAG) {
                 case tag_call:
                     take_call(std::move(bytes));
@@ -117,6 +108,7 @@ private:
                     break;  // nothing else is sent to a serving rank
             }
         }
+        return any;
     }
 
     void take_call(std::string bytes) {
@@ -214,9 +206,9 @@ private:
             sending_.emplace_back();
             outgoing& o = sending_.back();
             o.bytes = std::move(bytes);
-            check(MPI_Isend(o.bytes.data(), static_cast<int>(o.bytes.size()), MPI_BYTE, 0,
-                            tag_reply, comm_, &o.request),
-                  "MPI_Isend");
+            mpi_check(MPI_Isend(o.bytes.data(), static_cast<int>(o.bytes.size()), MPI_BYTE, 0,
+                                tag_reply, comm_, &o.request),
+                      "MPI_Isend");
         }
         return !ready.empty();
     }
@@ -225,7 +217,7 @@ private:
         bool any = false;
         for (auto it = sending_.begin(); it != sending_.end();) {
             int done = 0;
-            check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+            mpi_check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
             if (done != 0) {
                 it = sending_.erase(it);
                 any = true;
@@ -239,13 +231,6 @@ private:
     bool quiet() {
         std::lock_guard lock(m_);
         return queue_.empty() && running_ == 0 && replies_.empty() && sending_.empty();
-    }
-
-    static void check(int code, const char* call) {
-        if (code != MPI_SUCCESS) {
-            throw std::runtime_error(std::string("weft::mpi_serve: ") + call +
-                                     " failed: " + mpi_error_text(code));
-        }
     }
 
     MPI_Comm comm_;

@@ -89,7 +89,10 @@ struct mpi_serve_options {
 // negative option.
 int mpi_serve(mpi_serve_options options = {});
 
-class mpi_executor {
+// submit, map and submit_with (for run_in_executor) come from
+// detail::remote_submitter (detail/remote_call.hpp), shared by the executors
+// of remote calls.
+class mpi_executor : public detail::remote_submitter<mpi_executor> {
 public:
     // On rank 0, after mpi_init. Raises std::logic_error on a serving rank or
     // before mpi_init, and std::runtime_error when the job has serving ranks
@@ -99,31 +102,6 @@ public:
     ~mpi_executor();
     mpi_executor(const mpi_executor&) = delete;
     mpi_executor& operator=(const mpi_executor&) = delete;
-
-    // Schedules fn(args...) on a serving rank and returns its future. Must be
-    // called where an event loop runs: raises no_running_loop_error
-    // elsewhere, executor_shutdown_error after shutdown(),
-    // std::invalid_argument for an unknown or mistyped name.
-    template <class F, class... A>
-    requires(!std::is_same_v<std::decay_t<F>, call_options>) auto submit(F&& fn, A&&... args) {
-        return submit_with(detail::cancel_policy::concurrent, call_options{}, std::forward<F>(fn),
-                           std::forward<A>(args)...);
-    }
-    template <class F, class... A>
-    auto submit(call_options options, F&& fn, A&&... args) {
-        return submit_with(detail::cancel_policy::concurrent, options, std::forward<F>(fn),
-                           std::forward<A>(args)...);
-    }
-
-    // Executor.map: fn(a, b, ...) for each tuple of items of the ranges, in
-    // order, stopping at the shortest; every call is submitted at once and
-    // spread over the ranks.
-    template <class F, class R1, class... Rs>
-    auto map(F fn, R1&& first, Rs&&... rest) {
-        using T = typename detail::remote_callable<std::decay_t<F>>::result;
-        return detail::map_calls<T>([&](auto&&... items) { return submit(fn, items...); },
-                                    std::forward<R1>(first), std::forward<Rs>(rest)...);
-    }
 
     // Python's shutdown(wait, cancel_futures): no more submissions; with
     // cancel_futures the calls not sent to a rank yet are cancelled; with
@@ -136,20 +114,9 @@ public:
     // How many ranks serve calls (0 when run alone: calls run in-process).
     int serving_ranks() const noexcept;
 
-    // For run_in_executor: as submit, with the future's cancel policy given.
-    template <class F, class... A>
-    requires(!std::is_same_v<std::decay_t<F>, call_options>) auto submit_with(
-        detail::cancel_policy policy, F&& fn, A&&... args) {
-        return submit_with(policy, call_options{}, std::forward<F>(fn), std::forward<A>(args)...);
-    }
-    template <class F, class... A>
-    auto submit_with(detail::cancel_policy policy, call_options options, F&& fn, A&&... args) {
-        return detail::make_remote_call(
-            policy, options, [this](detail::remote_call* c) { enqueue(c); }, std::forward<F>(fn),
-            std::forward<A>(args)...);
-    }
-
 private:
+    friend class detail::remote_submitter<mpi_executor>;
+
     // Takes the executor's reference to `call` (releasing it if it raises).
     void enqueue(detail::remote_call* call);
 

@@ -54,7 +54,10 @@
 
 namespace weft {
 
-class process_pool_executor {
+// submit, map and submit_with (for run_in_executor) come from
+// detail::remote_submitter (detail/remote_call.hpp), shared by the executors
+// of remote calls.
+class process_pool_executor : public detail::remote_submitter<process_pool_executor> {
 public:
     // Python's default: one worker per core.
     static int default_max_workers() noexcept;
@@ -68,30 +71,6 @@ public:
     ~process_pool_executor();
     process_pool_executor(const process_pool_executor&) = delete;
     process_pool_executor& operator=(const process_pool_executor&) = delete;
-
-    // Schedules fn(args...) in a worker and returns its future. Must be called
-    // where an event loop runs (its poller reads the result): raises
-    // no_running_loop_error elsewhere, executor_shutdown_error after
-    // shutdown(), std::invalid_argument for an unknown or mistyped name.
-    template <class F, class... A>
-    requires(!std::is_same_v<std::decay_t<F>, call_options>) auto submit(F&& fn, A&&... args) {
-        return submit_with(detail::cancel_policy::concurrent, call_options{}, std::forward<F>(fn),
-                           std::forward<A>(args)...);
-    }
-    template <class F, class... A>
-    auto submit(call_options options, F&& fn, A&&... args) {
-        return submit_with(detail::cancel_policy::concurrent, options, std::forward<F>(fn),
-                           std::forward<A>(args)...);
-    }
-
-    // Executor.map: fn(a, b, ...) for each tuple of items of the ranges, in
-    // order, stopping at the shortest. Submits every call at once.
-    template <class F, class R1, class... Rs>
-    auto map(F fn, R1&& first, Rs&&... rest) {
-        using T = typename detail::remote_callable<std::decay_t<F>>::result;
-        return detail::map_calls<T>([&](auto&&... items) { return submit(fn, items...); },
-                                    std::forward<R1>(first), std::forward<Rs>(rest)...);
-    }
 
     // Python's shutdown(wait, cancel_futures): no more submissions; with
     // cancel_futures the calls not started yet are cancelled; with wait,
@@ -107,20 +86,9 @@ public:
     // The live worker processes, for monitoring (and tests).
     std::vector<pid_t> worker_pids() const;
 
-    // For run_in_executor: as submit, with the future's cancel policy given.
-    template <class F, class... A>
-    requires(!std::is_same_v<std::decay_t<F>, call_options>) auto submit_with(
-        detail::cancel_policy policy, F&& fn, A&&... args) {
-        return submit_with(policy, call_options{}, std::forward<F>(fn), std::forward<A>(args)...);
-    }
-    template <class F, class... A>
-    auto submit_with(detail::cancel_policy policy, call_options options, F&& fn, A&&... args) {
-        return detail::make_remote_call(
-            policy, options, [this](detail::remote_call* c) { enqueue(c); }, std::forward<F>(fn),
-            std::forward<A>(args)...);
-    }
-
 private:
+    friend class detail::remote_submitter<process_pool_executor>;
+
     // Takes the pool's reference to `call` (releasing it if it raises).
     void enqueue(detail::remote_call* call);
 

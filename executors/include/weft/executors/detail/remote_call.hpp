@@ -17,6 +17,7 @@
 #include <weft/executors/codec.hpp>
 #include <weft/executors/detail/job_state.hpp>
 #include <weft/executors/executor_future.hpp>
+#include <weft/executors/map_result.hpp>
 #include <weft/executors/remote_function.hpp>
 
 namespace weft::detail {
@@ -209,5 +210,50 @@ auto make_remote_call(cancel_policy policy, call_options options, Enqueue&& enqu
                       "callable's captured state");
     }
 }
+
+// The submitting half of an executor of remote calls (process pools, MPI):
+// submit, map and submit_with, for `Derived`, which supplies
+// `void enqueue(remote_call*)` (taking the executor's reference to the call,
+// and releasing it if it raises) and befriends this class.
+template <class Derived>
+class remote_submitter {
+public:
+    // Schedules fn(args...) in another process and returns its future. Must
+    // be called where an event loop runs: raises no_running_loop_error
+    // elsewhere, executor_shutdown_error after shutdown(),
+    // std::invalid_argument for an unknown or mistyped name.
+    template <class F, class... A>
+    requires(!std::is_same_v<std::decay_t<F>, call_options>) auto submit(F&& fn, A&&... args) {
+        return submit_with(cancel_policy::concurrent, call_options{}, std::forward<F>(fn),
+                           std::forward<A>(args)...);
+    }
+    template <class F, class... A>
+    auto submit(call_options options, F&& fn, A&&... args) {
+        return submit_with(cancel_policy::concurrent, options, std::forward<F>(fn),
+                           std::forward<A>(args)...);
+    }
+
+    // Executor.map: fn(a, b, ...) for each tuple of items of the ranges, in
+    // order, stopping at the shortest. Submits every call at once.
+    template <class F, class R1, class... Rs>
+    auto map(F fn, R1&& first, Rs&&... rest) {
+        using T = typename remote_callable<std::decay_t<F>>::result;
+        return map_calls<T>([&](auto&&... items) { return submit(fn, items...); },
+                            std::forward<R1>(first), std::forward<Rs>(rest)...);
+    }
+
+    // For run_in_executor: as submit, with the future's cancel policy given.
+    template <class F, class... A>
+    requires(!std::is_same_v<std::decay_t<F>, call_options>) auto submit_with(cancel_policy policy,
+                                                                              F&& fn, A&&... args) {
+        return submit_with(policy, call_options{}, std::forward<F>(fn), std::forward<A>(args)...);
+    }
+    template <class F, class... A>
+    auto submit_with(cancel_policy policy, call_options options, F&& fn, A&&... args) {
+        return make_remote_call(
+            policy, options, [this](remote_call* c) { static_cast<Derived*>(this)->enqueue(c); },
+            std::forward<F>(fn), std::forward<A>(args)...);
+    }
+};
 
 }  // namespace weft::detail
