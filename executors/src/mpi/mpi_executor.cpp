@@ -118,12 +118,12 @@ std::exception_ptr timeout_of(const remote_call* c) {
                                                  " ran past its timeout of " + secs + " s"));
 }
 
-// A message on its way out: its header's bytes, and the call whose argument
-// bytes it also sends (with a reference, so that they outlive the send even
-// when the reply comes back first).
+// A message on its way out: its header's bytes and, for a call, its argument
+// bytes, moved here from the call (not copied) so that they live as long as
+// the send, which may end after the reply has come back and the call is gone.
 struct outgoing {
     std::string head;
-    remote_call* body = nullptr;
+    std::string args;
     MPI_Request request = MPI_REQUEST_NULL;
 };
 
@@ -164,6 +164,24 @@ public:
             return;
         }
         c->stop = &stop_call;
+        if (direct_ && queue_.empty()) {
+            int rank = least_loaded();
+            if (rank >= 0 && c->job->start()) {
+                // A rank has room: send from this thread rather than wake the
+                // progress thread to do it (one hand-over less on a call's
+                // way; MPI_THREAD_MULTIPLE allows it). The progress thread
+                // takes the send over to see it complete.
+                dispatch(rank, c, owner);
+                lock.unlock();
+                std::list<outgoing> mine;
+                send_or_abort(rank, c, mine);
+                lock.lock();
+                posted_.splice(posted_.end(), mine);
+                lock.unlock();
+                wake_.notify_one();
+                return;
+            }
+        }
         queue_.push_back({c, owner});
         lock.unlock();
         wake_.notify_one();
@@ -208,7 +226,7 @@ private:
     };
     // What the thread does with MPI after one look at the shared state.
     struct round {
-        std::vector<std::pair<int, remote_call*>> calls;     // rank, call (with a reference)
+        std::vector<std::pair<int, remote_call*>> calls;     // rank, call (in flight: alive)
         std::vector<std::pair<int, std::uint64_t>> cancels;  // rank, call id
         std::vector<remote_call*> expired;                   // to fail (with a reference)
         std::vector<queued> dropped;                         // cancelled while they waited here
@@ -223,6 +241,7 @@ private:
     mpi_client() {
         const mpi_world& world = mpi_current();
         alone_ = world.size == 1;
+        direct_ = world.thread_level == mpi_thread_level::multiple;
         ranks_.resize(static_cast<std::size_t>(world.size));
         to_code_address(reinterpret_cast<std::uintptr_t>(&mpi_serve), self_);
     }
@@ -251,6 +270,7 @@ private:
             round r;
             {
                 std::unique_lock lock(m_);
+                sending_.splice(sending_.end(), posted_);
                 if (ended_ && queue_.empty() && flights_.empty() && sending_.empty()) return;
                 plan(r);
                 bool outstanding =
@@ -270,7 +290,7 @@ private:
             finish_round(r);
             if (!alone_) {
                 for (auto [rank, c] : r.calls)
-                    send_call(rank, c);
+                    send_call(rank, c, sending_);
                 for (auto [rank, id] : r.cancels)
                     send_cancel(rank, id);
                 busy |= receive_all();
@@ -340,9 +360,7 @@ private:
                 r.dropped.push_back(std::move(q));
                 continue;
             }
-            ranks_[static_cast<std::size_t>(rank)].in_flight++;
-            flights_.emplace(c->id, flight{c, std::move(q.owner), rank, deadline_of(c)});
-            c->job->core()->add_ref();  // the send's own (outgoing::body)
+            dispatch(rank, c, q.owner);
             r.calls.emplace_back(rank, c);
         }
     }
@@ -364,6 +382,13 @@ private:
                 q.owner->call_done(q.call);
             }
         }
+    }
+
+    // With m_ held: `c` (started) goes to `rank`: it counts there and is in
+    // flight until the rank answers.
+    void dispatch(int rank, remote_call* c, const std::shared_ptr<mpi_executor_state>& owner) {
+        ranks_[static_cast<std::size_t>(rank)].in_flight++;
+        flights_.emplace(c->id, flight{c, owner, rank, deadline_of(c)});
     }
 
     // The serving rank with the lowest share of its capacity in use; -1 if
@@ -393,7 +418,19 @@ private:
         return ranks_.size() > 1;
     }
 
-    void send_call(int rank, remote_call* c) {
+    // A failed MPI call ends the program (see run_or_abort).
+    static void send_or_abort(int rank, remote_call* c, std::list<outgoing>& into) noexcept {
+        try {
+            send_call(rank, c, into);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "weft::mpi_executor: %s\n", e.what());
+            std::abort();
+        }
+    }
+
+    // Starts sending `c` to `rank`; the send's state goes to the end of
+    // `into` (list nodes stay where they are: MPI holds their addresses).
+    static void send_call(int rank, remote_call* c, std::list<outgoing>& into) {
         call_header h;
         h.id = c->id;
         h.named = c->named;
@@ -406,16 +443,16 @@ private:
         }
         byte_writer w;
         w.put(h);
-        sending_.emplace_back();
-        outgoing& o = sending_.back();
+        into.emplace_back();
+        outgoing& o = into.back();
         o.head = std::move(w.bytes());
-        o.body = c;
+        o.args = std::move(c->request);
         // The header and the arguments as one message, read by MPI where they
         // lie: a derived type of the two blocks at their absolute addresses.
-        int lengths[2] = {static_cast<int>(o.head.size()), static_cast<int>(c->request.size())};
+        int lengths[2] = {static_cast<int>(o.head.size()), static_cast<int>(o.args.size())};
         MPI_Aint at[2];
         MPI_Get_address(o.head.data(), &at[0]);
-        MPI_Get_address(c->request.data(), &at[1]);
+        MPI_Get_address(o.args.data(), &at[1]);
         MPI_Datatype both;
         MPI_Type_create_hindexed(2, lengths, at, MPI_BYTE, &both);
         MPI_Type_commit(&both);
@@ -444,7 +481,6 @@ private:
                 ++it;
                 continue;
             }
-            if (it->body != nullptr) release(it->body);
             it = sending_.erase(it);
             any = true;
         }
@@ -543,6 +579,9 @@ private:
     }
 
     // remote_call::stop for a call sent to a rank: asks the rank to drop it.
+    // (If the submitting thread is still sending the call, the cancel may
+    // overtake it, MPI ordering only one thread's messages: the rank then
+    // runs the call, whose result is dropped here.)
     static void stop_call(remote_call* c) noexcept {
         mpi_client& self = get();
         {
@@ -560,7 +599,9 @@ private:
     std::map<std::uint64_t, flight> flights_;     // guarded by m_
     std::vector<std::uint64_t> cancel_requests_;  // guarded by m_
     std::vector<rank_info> ranks_;                // guarded by m_
+    std::list<outgoing> posted_;                  // sent by submit(); guarded by m_
     std::list<outgoing> sending_;                 // the thread's own
+    bool direct_ = false;                         // MPI_THREAD_MULTIPLE: submit() may send itself
     std::atomic<std::uint64_t> next_id_{1};
     code_address self_;
     std::thread thread_;

@@ -42,7 +42,7 @@ struct outgoing {
 
 class server {
 public:
-    server(MPI_Comm comm, int threads) : comm_(comm) {
+    server(MPI_Comm comm, int threads, bool direct) : comm_(comm), direct_(direct) {
         runners_.reserve(static_cast<std::size_t>(threads));
         for (int i = 0; i < threads; ++i)
             runners_.emplace_back([this] { run(); });
@@ -162,6 +162,20 @@ private:
             ++running_;
             lock.unlock();
             std::string reply = answer(c);
+            if (direct_) {
+                // MPI_THREAD_MULTIPLE: the reply leaves from here, without
+                // waking the MPI thread to send it; that thread only sees the
+                // send complete. (Not a blocking send: this thread goes on to
+                // the next call at once.)
+                std::list<outgoing> mine;
+                mine.emplace_back();
+                mine.back().bytes = std::move(reply);
+                post_reply(mine.back());
+                lock.lock();
+                --running_;
+                posted_.splice(posted_.end(), mine);
+                continue;
+            }
             lock.lock();
             --running_;
             replies_.push_back(std::move(reply));
@@ -196,19 +210,25 @@ private:
         return std::move(out.bytes());
     }
 
+    void post_reply(outgoing& o) {
+        mpi_check(MPI_Isend(o.bytes.data(), static_cast<int>(o.bytes.size()), MPI_BYTE, 0,
+                            tag_reply, comm_, &o.request),
+                  "MPI_Isend");
+    }
+
+    // Sends the replies the runners left, and takes over the sends they
+    // started themselves.
     bool send_replies() {
         std::deque<std::string> ready;
         {
             std::lock_guard lock(m_);
             ready.swap(replies_);
+            sending_.splice(sending_.end(), posted_);
         }
         for (std::string& bytes : ready) {
             sending_.emplace_back();
-            outgoing& o = sending_.back();
-            o.bytes = std::move(bytes);
-            mpi_check(MPI_Isend(o.bytes.data(), static_cast<int>(o.bytes.size()), MPI_BYTE, 0,
-                                tag_reply, comm_, &o.request),
-                      "MPI_Isend");
+            sending_.back().bytes = std::move(bytes);
+            post_reply(sending_.back());
         }
         return !ready.empty();
     }
@@ -230,15 +250,18 @@ private:
 
     bool quiet() {
         std::lock_guard lock(m_);
-        return queue_.empty() && running_ == 0 && replies_.empty() && sending_.empty();
+        return queue_.empty() && running_ == 0 && replies_.empty() && posted_.empty() &&
+               sending_.empty();
     }
 
     MPI_Comm comm_;
+    bool direct_;  // MPI_THREAD_MULTIPLE: runners send their replies themselves
     std::mutex m_;
     std::condition_variable work_;     // runners wait here for calls
     std::condition_variable done_;     // the MPI thread sleeps here between polls
     std::deque<received_call> queue_;  // guarded by m_
     std::deque<std::string> replies_;  // guarded by m_
+    std::list<outgoing> posted_;       // replies runners sent; guarded by m_
     int running_ = 0;                  // guarded by m_
     bool leaving_ = false;             // guarded by m_
     std::list<outgoing> sending_;      // the MPI thread's own
@@ -279,7 +302,7 @@ int mpi_serve(mpi_serve_options options) {
     if (rc != MPI_SUCCESS) {
         throw std::runtime_error("weft::mpi_serve: MPI_Send failed: " + mpi_error_text(rc));
     }
-    server s(comm, threads);
+    server s(comm, threads, world.thread_level == mpi_thread_level::multiple);
     s.serve();
     return 0;
 }

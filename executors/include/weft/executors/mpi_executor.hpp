@@ -29,10 +29,12 @@
 // Dispatch: each call goes to the serving rank with the lowest share of its
 // capacity in use, and no rank has more calls than its capacity
 // (mpi_serve_options::max_in_flight) sent to it at once; the rest wait here.
-// Results come back through a progress thread of this executor, which alone
-// calls MPI on rank 0 (so MPI must grant at least MPI_THREAD_SERIALIZED, and
-// the program must not call MPI itself while an executor runs unless MPI
-// granted MPI_THREAD_MULTIPLE); the awaiting task is woken through its loop.
+// Results come back through a progress thread, which completes the futures;
+// the awaiting task is woken through its loop. Under MPI_THREAD_MULTIPLE a
+// call is sent by the submitting thread itself; below it the progress thread
+// alone calls MPI on rank 0 (so MPI must grant at least
+// MPI_THREAD_SERIALIZED, and the program must not call MPI itself while an
+// executor runs).
 //
 // Cancelling a call (the awaiting task, the future, a wait_for deadline): the
 // future is cancelled at once; a call that has not started on its rank is
