@@ -41,7 +41,6 @@
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <poll.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -208,7 +207,8 @@ std::shared_ptr<worker_slot> process_pool_state::spawn(event_loop* owner) {
         s->pool = shared_from_this();
         s->owner = owner;
         try {
-            owner->poller().add(c.fd, EPOLLIN | EPOLLRDHUP, s.get());
+            owner->poller().add(c.fd, detail::readiness::readable | detail::readiness::peer_closed,
+                                s.get());
         } catch (...) {
             ::close(c.fd);
             ::kill(c.pid, SIGKILL);

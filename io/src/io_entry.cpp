@@ -6,7 +6,6 @@
 #include <stdexcept>
 #include <vector>
 
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <weft/event_loop.hpp>
@@ -82,7 +81,9 @@ void io_entry::ensure_registered() {
     }
     poller& p = loop->poller();
     try {
-        p.add(fd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this);
+        p.add(fd_,
+              readiness::readable | readiness::writable | readiness::peer_closed | readiness::edge,
+              this);
     } catch (...) {
         reg_.store(0, std::memory_order_relaxed);
         throw;
@@ -146,12 +147,12 @@ void io_entry::wake_all(io_dir d, io_waiter::result_t r) noexcept {
 
 void io_entry::dispatch(poll_target* self, std::uint32_t events) noexcept {
     auto* e = static_cast<io_entry*>(self);
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        e->hung_up_.store(true, std::memory_order_release);
+    using namespace readiness;
+    if (events & (peer_closed | hangup | error)) e->hung_up_.store(true, std::memory_order_release);
     // A hang-up or an error wakes both sides: the next syscall reports it.
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    if (events & (readable | peer_closed | hangup | error))
         e->wake_all(io_dir::read, io_waiter::ready);
-    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) e->wake_all(io_dir::write, io_waiter::ready);
+    if (events & (writable | hangup | error)) e->wake_all(io_dir::write, io_waiter::ready);
 }
 
 bool io_entry::close(std::uint32_t gen) noexcept {

@@ -175,7 +175,7 @@ private:
     std::atomic<std::uint64_t> state_{0};
     std::atomic<std::uint64_t> seq_[2] = {0, 0};
     std::atomic<std::uint64_t> drained_[2] = {0, 0};  // see note_drained
-    std::atomic<bool> hung_up_{false};                // EPOLLRDHUP/HUP/ERR seen
+    std::atomic<bool> hung_up_{false};                // peer_closed/hangup/error seen
     std::atomic<bool> lock_{false};
     // 0: not registered; 1: a thread is registering; 2: registered.
     std::atomic<int> reg_{0};

@@ -7,7 +7,6 @@
 #include <string>
 #include <system_error>
 
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -81,7 +80,7 @@ void event_loop::init_wakeup() {
     if (wakeup_fd_ < 0) throw std::system_error(errno, std::generic_category(), "weft: eventfd");
     wakeup_target_.on_events = &on_wakeup_fd;
     wakeup_target_.loop = this;
-    poller_.add(wakeup_fd_, EPOLLIN, &wakeup_target_);
+    poller_->add(wakeup_fd_, detail::readiness::readable, &wakeup_target_);
 }
 
 event_loop::~event_loop() {
@@ -90,10 +89,10 @@ event_loop::~event_loop() {
         std::terminate();
     }
     if (!closed_) close();
-    poller_.remove(wakeup_fd_);
+    poller_->remove(wakeup_fd_);
     ::close(wakeup_fd_);
     if (host_timer_fd_ >= 0) {
-        poller_.remove(host_timer_fd_);
+        poller_->remove(host_timer_fd_);
         ::close(host_timer_fd_);
     }
 }
@@ -191,7 +190,7 @@ bool event_loop::spin_for_remote(std::int64_t timeout_ns) {
         if (remote_dirty_.load(std::memory_order_relaxed)) return true;
         __builtin_ia32_pause();
         if (i % 64 == 0) {
-            if (poller_.registered() > 1 && poller_.wait(0) > 0) return true;
+            if (poller_->registered() > 1 && poller_->wait(0) > 0) return true;
             if (time_ns() >= until) break;
         }
     }
@@ -333,7 +332,7 @@ int event_loop::pollable_fd() {
         host_timer_target_.on_events = &on_host_timer;
         host_timer_target_.loop = this;
         try {
-            poller_.add(host_timer_fd_, EPOLLIN, &host_timer_target_);
+            poller_->add(host_timer_fd_, detail::readiness::readable, &host_timer_target_);
         } catch (...) {
             ::close(std::exchange(host_timer_fd_, -1));
             throw;
@@ -341,7 +340,7 @@ int event_loop::pollable_fd() {
         // Work queued before the host started watching must show too.
         if (!running_) host_idle();
     }
-    return poller_.fd();
+    return poller_->fd();
 }
 
 void event_loop::on_host_timer(detail::poll_target* self, std::uint32_t) noexcept {
@@ -440,7 +439,7 @@ void event_loop::run_once_impl(bool may_wait) {
     }
     // With only our own wake-up fd registered there is no I/O to look at
     // unless we are going to wait: skip the syscall.
-    if (timeout != 0 || poller_.registered() > 1) poller_.wait(timeout);
+    if (timeout != 0 || poller_->registered() > 1) poller_->wait(timeout);
     sleeping_.store(false, std::memory_order_relaxed);
     drain_remote();
 

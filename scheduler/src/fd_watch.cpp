@@ -26,7 +26,6 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <sys/epoll.h>
 
 #include <weft/detail/runtime_core.hpp>
 #include <weft/event_loop.hpp>
@@ -67,7 +66,7 @@ struct fd_watch final : poll_target {
     event_loop* loop = nullptr;                  // whose poller has the fd
     watch_callback* cb[2] = {nullptr, nullptr};  // reader, writer
     bool waiter[2] = {false, false};             // cb[d] is a wait_readable/writable's
-    std::uint32_t events = 0;                    // registered EPOLL* bits
+    std::uint32_t events = 0;                    // registered readiness bits
     fd_watch* next_free = nullptr;
 };
 
@@ -102,13 +101,14 @@ fd_registry& registry_of(loop_settings& s) {
 
 void on_events(poll_target* self, std::uint32_t events) noexcept {
     auto* w = static_cast<fd_watch*>(self);
-    constexpr std::uint32_t trouble = EPOLLHUP | EPOLLERR;
+    constexpr std::uint32_t trouble = detail::readiness::hangup | detail::readiness::error;
     watch_callback* due[2] = {nullptr, nullptr};
     event_loop* loop;
     {
         std::lock_guard lock(w->registry->mutex);
         loop = w->loop;
-        const std::uint32_t wanted[2] = {EPOLLIN | trouble, EPOLLOUT | trouble};
+        const std::uint32_t wanted[2] = {detail::readiness::readable | trouble,
+                                         detail::readiness::writable | trouble};
         for (int d = 0; d < 2; ++d) {
             watch_callback* c = w->cb[d];
             if (c == nullptr || !(events & wanted[d])) continue;
@@ -169,7 +169,7 @@ void event_loop::add_watch(int fd, bool write, std::function<void()> callback, c
                  ? std::string(" is awaited by a task (wait_") + (write ? "writable)" : "readable)")
                  : std::string(" already has a ") + dir + " (add_" + dir + ")"));
     }
-    const std::uint32_t bit = write ? EPOLLOUT : EPOLLIN;
+    const std::uint32_t bit = write ? readiness::writable : readiness::readable;
     try {
         if (w == nullptr) {
             w = reg.free_list;
@@ -232,7 +232,7 @@ bool event_loop::remove_watch(int fd, bool write) noexcept {
         fd_watch* w = it->second;
         old = std::exchange(w->cb[d], nullptr);
         w->waiter[d] = false;
-        w->events &= ~static_cast<std::uint32_t>(write ? EPOLLOUT : EPOLLIN);
+        w->events &= ~(write ? readiness::writable : readiness::readable);
         if (w->events == 0) {
             // Ignores a closed fd: epoll has already dropped it.
             w->loop->poller().forget(fd);

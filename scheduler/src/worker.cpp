@@ -137,7 +137,7 @@ std::uintptr_t event_loop::find_work() {
         }
         if (std::uintptr_t item = rt_->pop_global(*this)) return item;
         drop_cancelled_timers();
-        bool io = poller_.registered() > 1 && poller_.wait(0) > 0;
+        bool io = poller_->registered() > 1 && poller_->wait(0) > 0;
         if (collect_due_timers() > 0 || io) {
             if (std::uintptr_t item = next_local()) return item;
         }
@@ -216,7 +216,7 @@ void event_loop::park() {
         // the depot returns what it has held unused (frame_allocator.hpp).
         timeout = detail::pool_idle(timeout);
         ready_.shrink_if_empty(detail::ready_shrink_above);
-        poller_.wait(timeout);  // our eventfd, a timer, or I/O ends it
+        poller_->wait(timeout);  // our eventfd, a timer, or I/O ends it
         drop_cancelled_timers();
         collect_due_timers();
         if (w.runnext != 0 || !w.local.empty() || !ready_.empty()) break;
@@ -235,7 +235,7 @@ void event_loop::maintenance() {
     drain_unlinks();
     drop_cancelled_timers();
     collect_due_timers();
-    if (poller_.registered() > 1) poller_.wait(0);
+    if (poller_->registered() > 1) poller_->wait(0);
     w.counters.local_queue_depth.set(w.local.size() + ready_.size());
     // The FIFO cannot be stolen from: when it has piled up while some worker
     // is parked, give half of it to the global queue, where others take it.

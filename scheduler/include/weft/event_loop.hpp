@@ -317,7 +317,7 @@ public:
     void note_timer_cancelled() noexcept {
         cancelled_timers_.fetch_add(1, std::memory_order_relaxed);
     }
-    detail::poller& poller() noexcept { return poller_; }
+    detail::poller& poller() noexcept { return *poller_; }
     // The registry of live tasks (all_tasks()). register_task on this loop's
     // thread; unregister_task from any thread: returns false when the task
     // was queued for this loop to unlink later (it then releases it).
@@ -442,7 +442,7 @@ private:
     detail::ring_queue<std::uintptr_t> ready_;
     detail::timer_heap timers_;
     std::atomic<std::size_t> cancelled_timers_{0};
-    detail::poller poller_;
+    std::unique_ptr<detail::poller> poller_ = detail::make_poller();
     std::unique_ptr<detail::remote_queue> remote_;
     // Wake-up protocol with push_remote (see there): true while the loop is
     // about to wait or waiting in the poller with a non-zero timeout.
