@@ -35,10 +35,15 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/weftConfig.cmake
 
 # A static weft needs oneTBB on the consumer's link line; a shared one links
 # it itself.
+# liburing likewise, when the io_uring backend is built.
+set(WEFT_PC_REQUIRES "tbb")
+if(WEFT_HAVE_URING)
+    string(APPEND WEFT_PC_REQUIRES " liburing")
+endif()
 if(BUILD_SHARED_LIBS)
-    set(WEFT_PC_TBB "Requires.private: tbb")
+    set(WEFT_PC_TBB "Requires.private: ${WEFT_PC_REQUIRES}")
 else()
-    set(WEFT_PC_TBB "Requires: tbb")
+    set(WEFT_PC_TBB "Requires: ${WEFT_PC_REQUIRES}")
 endif()
 file(RELATIVE_PATH WEFT_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(cmake/weft.pc.in ${CMAKE_CURRENT_BINARY_DIR}/weft.pc @ONLY)

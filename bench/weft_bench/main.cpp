@@ -1,6 +1,7 @@
 // weft-bench: the workloads of bench/peers/SPEC.md, run on weft.
 //
-//     weft-bench [--threads N] [--model asyncio|go] [--bench NAME|all] [--n N] [--m M]
+//     weft-bench [--threads N] [--model asyncio|go] [--io epoll|uring|auto] [--bench NAME|all]
+//                [--n N] [--m M]
 //                [--json] [--list] [--quiet] [--blocking-threshold-ms MS]
 //
 // stdout carries only the machine-readable results: SPEC's result lines
@@ -84,6 +85,8 @@ int main(int argc, char** argv) {
     weft::cli::add_threads(app, threads);
     weft::scheduling_model model = weft::scheduling_model::automatic;
     weft::cli::add_model(app, model);
+    weft::io_backend io = weft::io_backend::automatic;
+    weft::cli::add_io(app, io);
     std::string bench = "all";
     app.add_option("--bench", bench, "workload to run, or all (" + known_names() + ")")
         ->check(CLI::Validator(
@@ -129,6 +132,7 @@ int main(int argc, char** argv) {
         runtime = std::make_unique<weft::runner>(weft::run_options{
             .threads = threads,
             .model = model,
+            .io = io,
             .blocking_threshold =
                 std::chrono::nanoseconds(static_cast<std::int64_t>(blocking_threshold_ms * 1e6))});
     } catch (const weft::configuration_error& e) {

@@ -137,6 +137,25 @@ inline CLI::Option* add_model(CLI::App& app, weft::scheduling_model& model) {
         ->check(CLI::Validator(check, "asyncio|go"));
 }
 
+// `--io epoll|uring|auto` into `io` (run_options::io); a bad value is a
+// usage error naming the flag.
+inline CLI::Option* add_io(CLI::App& app, weft::io_backend& io) {
+    auto check = [](std::string& value) -> std::string {
+        try {
+            (void)weft::parse_io_backend(value, "--io");
+        } catch (const weft::configuration_error& e) {
+            return e.problem();
+        }
+        return {};
+    };
+    return app
+        .add_option_function<std::string>(
+            "--io", [&io](const std::string& value) { io = weft::parse_io_backend(value, "--io"); },
+            "I/O backend: epoll, uring (io_uring), or auto (io_uring when the kernel allows it, "
+            "else epoll); default: WEFT_IO when set, else epoll")
+        ->check(CLI::Validator(check, "epoll|uring|auto"));
+}
+
 namespace detail {
 // WEFT_THREADS, for a `--threads` that the command line left out: checked
 // with the variable's name in the message, then stored as the flag would be.

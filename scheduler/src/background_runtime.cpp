@@ -405,6 +405,7 @@ std::string shutdown_report::to_string() const {
 
 runtime::runtime(runtime_options options) : threads_(resolve_threads(options)) {
     const scheduling_model model = resolve_model(options, threads_);
+    const io_backend io = resolve_io_backend(options.io);
     if (threads_ > 4096) {
         throw std::invalid_argument("weft::runtime: threads must be at most 4096, got " +
                                     std::to_string(threads_));
@@ -425,14 +426,14 @@ runtime::runtime(runtime_options options) : threads_(resolve_threads(options)) {
         detail::thread_setup{std::move(options.thread_name_prefix),
                              std::move(options.on_thread_start), std::move(options.on_thread_stop)};
     if (model == scheduling_model::asyncio) {
-        host_->loop = std::make_unique<event_loop>();
+        host_->loop = std::make_unique<event_loop>(io);
         host_->loop->set_debug(options.debug);
         host_->post_loop = host_->loop.get();
         host_->thread = std::thread(&detail::runtime_host::loop_main, host_);
     } else {
         host_->rt = std::make_unique<detail::runtime_core>(
             static_cast<unsigned>(threads_),
-            blocking_options{options.blocking_threshold, options.max_blocking_threads});
+            blocking_options{options.blocking_threshold, options.max_blocking_threads}, io);
         host_->rt->set_thread_setup(host_->setup);
         host_->rt->main_loop().set_debug(options.debug);
         host_->post_loop = &host_->rt->main_loop();

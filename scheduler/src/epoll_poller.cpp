@@ -114,7 +114,7 @@ private:
 
 }  // namespace
 
-std::unique_ptr<poller> make_poller() {
+std::unique_ptr<poller> make_epoll_poller() {
     return std::make_unique<epoll_poller>();
 }
 

@@ -56,16 +56,21 @@ std::int64_t event_loop::time_ns() noexcept {
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-event_loop::event_loop()
-    : remote_(std::make_unique<detail::remote_queue>()),
+event_loop::event_loop() : event_loop(io_backend::automatic) {}
+
+event_loop::event_loop(io_backend io)
+    : poller_(detail::make_poller(io)),
+      remote_(std::make_unique<detail::remote_queue>()),
       own_settings_(std::make_unique<detail::loop_settings>()),
       settings_(own_settings_.get()),
       group_(this) {
     init_wakeup();
 }
 
-event_loop::event_loop(detail::runtime_core* rt, unsigned index, detail::loop_settings* shared)
-    : settings_(shared),
+event_loop::event_loop(detail::runtime_core* rt, unsigned index, detail::loop_settings* shared,
+                       io_backend io)
+    : poller_(detail::make_poller(io)),
+      settings_(shared),
       rt_(rt),
       index_(index),
       group_(rt),

@@ -224,6 +224,7 @@ public:
 struct checked_config {
     int threads;
     scheduling_model model;
+    io_backend io;
 };
 
 // The thread count and model `options` ask for, after every option is
@@ -237,7 +238,7 @@ checked_config checked_options(const run_options& options) {
                                   "must be >= 0 (0 turns the monitor off), got " +
                                       std::to_string(options.blocking_threshold.count()) + " ns");
     }
-    return {threads, model};
+    return {threads, model, resolve_io_backend(options.io)};
 }
 
 }  // namespace
@@ -246,11 +247,11 @@ runner::runner(run_options options) {
     const checked_config config = checked_options(options);
     threads_ = config.threads;
     if (config.model == scheduling_model::asyncio) {
-        loop_ = std::make_unique<event_loop>();
+        loop_ = std::make_unique<event_loop>(config.io);
     } else {
         rt_ = std::make_unique<detail::runtime_core>(
             static_cast<unsigned>(threads_),
-            blocking_options{options.blocking_threshold, options.max_blocking_threads});
+            blocking_options{options.blocking_threshold, options.max_blocking_threads}, config.io);
     }
     get_loop().set_debug(options.debug);
     if (options.shutdown_timeout.count() < 0) {

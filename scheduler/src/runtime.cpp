@@ -20,12 +20,13 @@ struct runtime_core::global_queue {
     inject_queue items;
 };
 
-runtime_core::runtime_core(unsigned workers, blocking_options blocking)
+runtime_core::runtime_core(unsigned workers, blocking_options blocking, io_backend io)
     : blocking_(blocking), global_(std::make_unique<global_queue>()), idle_(workers) {
-    init_asymmetric_fences();  // before any thread of ours runs
+    init_asymmetric_fences();     // before any thread of ours runs
+    io = resolve_io_backend(io);  // once: one probe, one log line
     workers_.reserve(workers);
     for (unsigned i = 0; i < workers; ++i) {
-        workers_.push_back(std::unique_ptr<event_loop>(new event_loop(this, i, &settings_)));
+        workers_.push_back(std::unique_ptr<event_loop>(new event_loop(this, i, &settings_, io)));
     }
 }
 

@@ -107,8 +107,10 @@ using exception_handler = std::function<void(event_loop&, const exception_contex
 
 class event_loop {
 public:
-    // A loop for single-thread (asyncio) mode.
+    // A loop for single-thread (asyncio) mode, its I/O on `io`
+    // (resolve_io_backend: WEFT_IO when automatic).
     event_loop();
+    explicit event_loop(io_backend io);
     ~event_loop();
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
@@ -381,7 +383,8 @@ public:
 private:
     friend class detail::runtime_core;
     // A worker of a Go-mode runtime.
-    event_loop(detail::runtime_core* rt, unsigned index, detail::loop_settings* shared);
+    event_loop(detail::runtime_core* rt, unsigned index, detail::loop_settings* shared,
+               io_backend io);
     void init_wakeup();
 
     static std::int64_t seconds_to_ns(double s) noexcept {
@@ -442,7 +445,7 @@ private:
     detail::ring_queue<std::uintptr_t> ready_;
     detail::timer_heap timers_;
     std::atomic<std::size_t> cancelled_timers_{0};
-    std::unique_ptr<detail::poller> poller_ = detail::make_poller();
+    std::unique_ptr<detail::poller> poller_;
     std::unique_ptr<detail::remote_queue> remote_;
     // Wake-up protocol with push_remote (see there): true while the loop is
     // about to wait or waiting in the poller with a non-zero timeout.

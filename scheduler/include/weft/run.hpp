@@ -16,6 +16,7 @@
 
 #include <weft/detail/runtime_core.hpp>
 #include <weft/event_loop.hpp>
+#include <weft/io_backend.hpp>
 #include <weft/parallelism.hpp>
 #include <weft/task.hpp>
 #include <weft/task_handle.hpp>
@@ -54,6 +55,10 @@ struct run_options {
     // empty counts as not set) decides, else asyncio at one thread and Go
     // above.
     scheduling_model model = scheduling_model::automatic;
+    // The loops' I/O backend (io_backend.hpp): epoll, uring, or auto (the
+    // probe). automatic: the WEFT_IO environment variable decides, else
+    // epoll.
+    io_backend io = io_backend::automatic;
     // asyncio's debug mode: slow steps are reported, with the task's name.
     bool debug = false;
     // Go mode: a worker stuck in one task step (a blocking call) for longer

@@ -3,7 +3,7 @@
 // `poll_target` that hears about it during the loop's poll phase. The I/O
 // component registers sockets, pipes and signal fds through it, the process
 // pool its worker sockets, and the loop its wake-up eventfd. `poller` is the
-// interface; a backend (epoll today, see epoll_poller.cpp) maps the bits to
+// interface; a backend (epoll_poller.cpp, uring_poller.cpp) maps the bits to
 // its own and is the only code that knows the kernel's constants.
 #pragma once
 
@@ -11,11 +11,16 @@
 #include <cstdint>
 #include <memory>
 
+#include <weft/io_backend.hpp>
+
 namespace weft::detail {
 
 // Bits of interest (add/modify) and of events (poll_target::on_events).
 // `hangup` and `error` are always reported, whether asked for or not, as
-// epoll and poll(2) do; `edge` is an interest flag only.
+// epoll and poll(2) do; `edge` is an interest flag only. Level interest
+// reports an fd on every wait while it is ready; the bits are its state
+// when the backend last looked, which io_uring may have done one wait
+// earlier.
 namespace readiness {
 inline constexpr std::uint32_t readable = 1u << 0;
 inline constexpr std::uint32_t writable = 1u << 1;
@@ -69,7 +74,8 @@ protected:
     std::atomic<int> registered_{0};
 };
 
-// The backend an event loop polls with.
-std::unique_ptr<poller> make_poller();
+// A poller on `backend` after resolve_io_backend (WEFT_IO, the probe):
+// epoll or io_uring. Raises configuration_error as that does.
+std::unique_ptr<poller> make_poller(io_backend backend = io_backend::automatic);
 
 }  // namespace weft::detail

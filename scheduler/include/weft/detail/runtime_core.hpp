@@ -30,6 +30,7 @@
 
 #include <weft/detail/idle.hpp>
 #include <weft/event_loop.hpp>
+#include <weft/io_backend.hpp>
 
 namespace weft {
 
@@ -102,7 +103,9 @@ void end_runtime_thread(const thread_setup& setup) noexcept;
 
 class runtime_core {
 public:
-    explicit runtime_core(unsigned workers, blocking_options blocking = {});
+    // Every worker's loop does its I/O on `io` (resolved once for all).
+    explicit runtime_core(unsigned workers, blocking_options blocking = {},
+                          io_backend io = io_backend::automatic);
     ~runtime_core();
     runtime_core(const runtime_core&) = delete;
     runtime_core& operator=(const runtime_core&) = delete;

@@ -1,0 +1,371 @@
+// io_uring behind detail::poller: readiness through the ring, so that every
+// caller of the poller (sockets, pipes, add_reader, the process pool, the
+// loop's wake-up eventfd) runs unchanged on it. Built only with liburing.
+//
+// How readiness maps onto the ring:
+//   - Edge interest is one multishot IORING_OP_POLL_ADD (edge-triggered, as
+//     io_uring polls are unless asked for levels): a CQE per change, and the
+//     request stays armed. When the kernel ends it anyway (no
+//     IORING_CQE_F_MORE: a CQ overflow, a cancellation) it is armed again.
+//   - Level interest is a one-shot POLL_ADD armed again after each event is
+//     dispatched. Arming checks the fd at once, so an fd still ready gives
+//     its next CQE on the next wait, as epoll's level mode would.
+//   - remove is an IORING_OP_POLL_REMOVE submitted before remove returns: a
+//     pending poll holds a reference to the file, so until the kernel has
+//     the removal a close() by the caller would not close the socket. The
+//     kernel refuses it with -EALREADY while the poll's own wake-up is being
+//     handled, and a multishot poll then stays armed: the owner asks again
+//     when it reaps that answer (a child's stdin pipe left open this way
+//     kept `cat` waiting for end of file).
+//   - The wait's timeout is the timer heap's deadline, given to
+//     io_uring_enter as an extended argument (no timeout SQE).
+//
+// Identity. A CQE names its registration by user_data = generation << 32 |
+// fd (see key()). Every add bumps the fd's generation, so a CQE of a registration that
+// was removed (or replaced after the fd number was reused) is recognised as
+// stale and dropped: the poll_target it would name may be gone.
+//
+// Threads. add/modify/remove may come from any thread (the I/O component
+// closes an fd on whichever thread its owner runs), so the submission queue
+// and the registration table are under `mutex_`. Only the thread that waits
+// (the loop's owner, whoever drives it after a hand-off) reads completions.
+// A poll's wake-up runs as task work of the thread that submitted it, so the
+// owner submits what it can: level re-arms, and the registrations of the
+// I/O component, which happen on the loop's thread.
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <weft/detail/poller.hpp>
+#include <weft/io_backend.hpp>
+
+namespace weft::detail {
+
+namespace {
+
+[[noreturn]] void fail(int code, const char* op, int fd) {
+    throw std::system_error(code, std::generic_category(),
+                            std::string("weft: io_uring ") + op + " fd " + std::to_string(fd));
+}
+
+// SQ entries; the CQ gets twice as many, and IORING_FEAT_NODROP keeps what
+// overflows. A turn submits a few re-arms at most, so this is plenty.
+constexpr unsigned ring_entries = 256;
+// CQEs taken per peek, as epoll_wait's max_events.
+constexpr unsigned max_events = 128;
+// user_data: the registration a poll belongs to, generation (31 bits) and
+// fd; a removal's is the same with `removal` set.
+constexpr std::uint64_t removal = std::uint64_t{1} << 63;
+std::uint64_t key(int fd, std::uint32_t generation) noexcept {
+    return std::uint64_t{generation & 0x7fff'ffffu} << 32 | static_cast<std::uint32_t>(fd);
+}
+
+std::uint32_t to_poll(std::uint32_t r) noexcept {
+    std::uint32_t e = 0;
+    if (r & readiness::readable) e |= POLLIN;
+    if (r & readiness::writable) e |= POLLOUT;
+    if (r & readiness::peer_closed) e |= POLLRDHUP;
+    // hangup and error: the kernel always reports them.
+    return e;
+}
+
+std::uint32_t from_poll(std::uint32_t e) noexcept {
+    std::uint32_t r = 0;
+    if (e & POLLIN) r |= readiness::readable;
+    if (e & POLLOUT) r |= readiness::writable;
+    if (e & POLLRDHUP) r |= readiness::peer_closed;
+    if (e & POLLHUP) r |= readiness::hangup;
+    if (e & (POLLERR | POLLNVAL)) r |= readiness::error;
+    return r;
+}
+
+class uring_poller final : public poller {
+public:
+    uring_poller() {
+        io_uring_params params{};
+        int r = ::io_uring_queue_init_params(ring_entries, &ring_, &params);
+        if (r < 0) throw std::system_error(-r, std::generic_category(), "weft: io_uring_setup");
+    }
+    ~uring_poller() override { ::io_uring_queue_exit(&ring_); }
+
+    void add(int fd, std::uint32_t events, poll_target* target) override {
+        check_pollable(fd);
+        std::lock_guard lock(mutex_);
+        slot& s = slot_of(fd);
+        if (s.live) fail(EEXIST, "add", fd);
+        s.live = true;
+        s.generation++;
+        s.events = events;
+        s.target = target;
+        arm(fd, s);
+        submit();
+        registered_.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    void modify(int fd, std::uint32_t events, poll_target* target) override {
+        std::lock_guard lock(mutex_);
+        if (fd < 0 || static_cast<std::size_t>(fd) >= slots_.size() || !slots_[fd].live)
+            fail(ENOENT, "modify", fd);
+        slot& s = slots_[fd];
+        // epoll drops an fd that was closed; the ring keeps polling the file
+        // it took a reference to. Say ENOENT as epoll does, and let the old
+        // poll go (and the file with it). As with epoll, the fd stays in the
+        // count until forget().
+        if (::fcntl(fd, F_GETFD) < 0) {
+            cancel(s);
+            s.live = false;
+            s.target = nullptr;
+            submit();
+            fail(ENOENT, "modify", fd);
+        }
+        // A new poll rather than an update of the old one: the fd number may
+        // name another file now, and the new poll watches the one it names.
+        cancel(s);
+        s.generation++;
+        s.events = events;
+        s.target = target;
+        arm(fd, s);
+        submit();
+    }
+
+    void remove(int fd) noexcept override { drop(fd, false); }
+    void forget(int fd) noexcept override { drop(fd, true); }
+
+    // Readable while a CQE waits in the ring.
+    int fd() const noexcept override { return ring_.ring_fd; }
+
+    int wait(std::int64_t timeout_ns) override {
+        {
+            std::lock_guard lock(mutex_);
+            rearm_level();
+            submit();
+        }
+        io_uring_cqe* cqes[max_events];
+        unsigned n = ::io_uring_peek_batch_cqe(&ring_, cqes, max_events);
+        if (n == 0 && timeout_ns != 0) {
+            io_uring_cqe* first = nullptr;
+            __kernel_timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
+            // With IORING_FEAT_EXT_ARG (the probe requires it) this waits
+            // without an SQE, so it never touches the submission queue that
+            // other threads fill under the mutex.
+            int r = timeout_ns < 0 ? ::io_uring_wait_cqe(&ring_, &first)
+                                   : ::io_uring_wait_cqe_timeout(&ring_, &first, &ts);
+            if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN)
+                throw std::system_error(-r, std::generic_category(), "weft: io_uring_enter");
+            n = ::io_uring_peek_batch_cqe(&ring_, cqes, max_events);
+        }
+        // Copy out, then hand the CQEs back before dispatching: a callback
+        // may add or remove fds, which only touches the SQ.
+        struct event {
+            std::uint64_t user_data;
+            std::int32_t res;
+            std::uint32_t flags;
+        } got[max_events];
+        for (unsigned i = 0; i < n; ++i)
+            got[i] = {cqes[i]->user_data, cqes[i]->res, cqes[i]->flags};
+        ::io_uring_cq_advance(&ring_, n);
+
+        int dispatched = 0;
+        for (unsigned i = 0; i < n; ++i) {
+            if (got[i].user_data & removal) {
+                // A removal that failed. -EALREADY: the poll was being
+                // completed right then and stays armed (a multishot one),
+                // so ask again; -ENOENT: it had ended by itself.
+                if (got[i].res == -EALREADY) {
+                    std::lock_guard lock(mutex_);
+                    retry_.push_back(got[i].user_data & ~removal);
+                }
+                continue;
+            }
+            int fd = static_cast<int>(got[i].user_data & 0xffff'ffffu);
+            poll_target* target = nullptr;
+            {
+                // Looked up event by event, not for the batch: a callback
+                // earlier in it may have removed this fd and freed its target.
+                std::lock_guard lock(mutex_);
+                if (static_cast<std::size_t>(fd) >= slots_.size()) continue;
+                slot& s = slots_[fd];
+                if (!s.live || key(fd, s.generation) != got[i].user_data) continue;  // stale
+                if (!(s.events & readiness::edge) && ::fcntl(fd, F_GETFD) < 0) {
+                    // Closed while watched (add_reader's users may close
+                    // first). epoll drops such an fd with its pending
+                    // events; so do we, or the poll, which keeps the file,
+                    // would report it ready forever. The fd stays counted
+                    // until forget(), as under epoll. Edge interest comes
+                    // from the I/O entries, which remove before they close.
+                    s.armed = false;
+                    s.live = false;
+                    s.target = nullptr;
+                    continue;
+                }
+                if (!(got[i].flags & IORING_CQE_F_MORE)) {
+                    // The poll is over: armed again once this turn's events
+                    // are dispatched (level interest after every event, edge
+                    // interest when the kernel ended its multishot).
+                    s.armed = false;
+                    rearm_.push_back(fd);
+                }
+                target = s.target;
+            }
+            if (got[i].res == -ECANCELED) continue;  // ended by the kernel; re-armed
+            std::uint32_t events = got[i].res < 0
+                                       ? readiness::error
+                                       : from_poll(static_cast<std::uint32_t>(got[i].res));
+            target->on_events(target, events);
+            ++dispatched;
+        }
+        // Arm level interest again now rather than on the next wait: the
+        // ring's fd (pollable_fd) must turn readable while such an fd is
+        // still ready, as epoll's does.
+        std::lock_guard lock(mutex_);
+        if (!rearm_.empty() || !retry_.empty()) {
+            rearm_level();
+            for (std::uint64_t k : retry_)
+                remove_request(k);
+            retry_.clear();
+            submit();
+        }
+        return dispatched;
+    }
+
+private:
+    struct slot {
+        poll_target* target = nullptr;
+        std::uint32_t events = 0;
+        std::uint32_t generation = 0;
+        bool live = false;   // registered
+        bool armed = false;  // a poll request of this generation is in the ring
+    };
+
+    // Refuses what epoll refuses, so that both backends say the same: a bad
+    // fd (EBADF) and a regular file or directory (EPERM: always ready, the
+    // caller must not wait for it).
+    static void check_pollable(int fd) {
+        struct stat st;
+        if (::fstat(fd, &st) < 0) fail(errno, "add", fd);
+        if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) fail(EPERM, "add", fd);
+    }
+
+    slot& slot_of(int fd) {
+        if (static_cast<std::size_t>(fd) >= slots_.size()) slots_.resize(fd + 64);
+        return slots_[fd];
+    }
+
+    io_uring_sqe* sqe() {
+        io_uring_sqe* e = ::io_uring_get_sqe(&ring_);
+        while (e == nullptr) {
+            // Full: hand what is queued to the kernel and take the space.
+            int r = ::io_uring_submit(&ring_);
+            if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR)
+                throw std::system_error(-r, std::generic_category(), "weft: io_uring_submit");
+            e = ::io_uring_get_sqe(&ring_);
+        }
+        return e;
+    }
+
+    // Under the mutex.
+    void arm(int fd, slot& s) {
+        io_uring_sqe* e = sqe();
+        if (s.events & readiness::edge) {
+            ::io_uring_prep_poll_multishot(e, fd, to_poll(s.events));
+        } else {
+            ::io_uring_prep_poll_add(e, fd, to_poll(s.events));
+        }
+        ::io_uring_sqe_set_data64(e, key(fd, s.generation));
+        s.armed = true;
+    }
+
+    void cancel(slot& s) {
+        if (!s.armed) return;
+        remove_request(key(static_cast<int>(&s - slots_.data()), s.generation));
+        s.armed = false;
+    }
+
+    // Queues an IORING_OP_POLL_REMOVE of the poll `k`. Under the mutex.
+    void remove_request(std::uint64_t k) {
+        io_uring_sqe* e = sqe();
+        ::io_uring_prep_poll_remove(e, k);
+        ::io_uring_sqe_set_data64(e, k | removal);
+        // Its own CQE only matters when it fails (see wait()).
+        e->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    }
+
+    void rearm_level() {
+        for (int fd : rearm_) {
+            slot& s = slots_[fd];
+            if (s.live && !s.armed) arm(fd, s);
+        }
+        rearm_.clear();
+    }
+
+    void submit() noexcept {
+        if (::io_uring_sq_ready(&ring_) == 0) return;
+        // Errors of the requests come back as CQEs; the call itself fails
+        // only when the kernel is out of memory for them (-EAGAIN) or the CQ
+        // is overflowing (-EBUSY): they stay queued for the next turn.
+        ::io_uring_submit(&ring_);
+    }
+
+    void drop(int fd, bool even_if_unknown) noexcept {
+        std::lock_guard lock(mutex_);
+        bool known = fd >= 0 && static_cast<std::size_t>(fd) < slots_.size() && slots_[fd].live;
+        if (known) {
+            slot& s = slots_[fd];
+            try {
+                cancel(s);
+            } catch (...) {
+                // Only io_uring_submit's failure to make room; the stale
+                // CQEs are still dropped by generation.
+            }
+            s.live = false;
+            s.target = nullptr;
+            submit();
+        }
+        if (known || even_if_unknown) registered_.fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    io_uring ring_{};
+    std::mutex mutex_;                  // the SQ, slots_, rearm_ and retry_
+    std::vector<slot> slots_;           // by fd
+    std::vector<int> rearm_;            // fds whose poll ended, to arm on the next turn
+    std::vector<std::uint64_t> retry_;  // removals the kernel answered -EALREADY
+};
+
+}  // namespace
+
+std::unique_ptr<poller> make_uring_poller() {
+    return std::make_unique<uring_poller>();
+}
+
+// The kernel interface the backend needs: a ring (io_uring_setup is what
+// seccomp, kernel.io_uring_disabled and old kernels refuse), waits with a
+// timeout and no SQE (IORING_FEAT_EXT_ARG, 5.11), no CQE lost to an
+// overflow (NODROP), and removals without a CQE (CQE_SKIP, 5.17, which
+// implies multishot polls, 5.13).
+io_uring_support probe_uring() {
+    io_uring ring{};
+    io_uring_params params{};
+    int r = ::io_uring_queue_init_params(4, &ring, &params);
+    if (r < 0) {
+        std::string why = std::string("io_uring_setup failed: ") + std::strerror(-r);
+        if (r == -EPERM) why += " (a seccomp filter, or the sysctl kernel.io_uring_disabled)";
+        if (r == -ENOSYS) why += " (the kernel has no io_uring)";
+        return {false, why};
+    }
+    ::io_uring_queue_exit(&ring);
+    const unsigned needed = IORING_FEAT_EXT_ARG | IORING_FEAT_NODROP | IORING_FEAT_CQE_SKIP;
+    if ((params.features & needed) != needed)
+        return {false, "the kernel's io_uring lacks what weft needs (Linux 5.17 or later)"};
+    return {true, "the kernel's io_uring works"};
+}
+
+}  // namespace weft::detail
