@@ -56,9 +56,14 @@ void future_core::set_cancel_message_claimed(const std::string* message) {
 }
 
 void future_core::publish(std::uint32_t outcome) noexcept {
+    WEFT_ASSERT(((outcome & f_done_mask) == f_finished) != ((outcome & f_done_mask) == f_cancelled),
+                "a future ends finished or cancelled, not both");
     // release: pairs with the acquire loads of done()/flags(), so that whoever
     // sees the outcome also sees the result stored before it.
-    flags_.fetch_or(outcome, std::memory_order_release);
+    [[maybe_unused]] std::uint32_t before = flags_.fetch_or(outcome, std::memory_order_release);
+    WEFT_ASSERT(!(before & f_done_mask), "a future is published once");
+    WEFT_ASSERT((before | outcome) & f_completing,
+                "a future is published by the completer that claimed it (try_claim)");
     // seq_cst: part of the handshake with a remover (remove_done_nodes_if):
     // after closing the list, look at its lock; if held, wait for its unlinks.
     done_node* head = done_list_.exchange(closed(), std::memory_order_seq_cst);

@@ -84,6 +84,8 @@ bool task_record::request_cancel(const std::string* message) {
 }
 
 void task_record::cancel_hook_locked(cancel_hook* hook) noexcept {
+    WEFT_ASSERT(hook_word_.load(std::memory_order_relaxed) & lock_bit,
+                "a hook is cancelled with the task's hook lock held");
     const future_extras* ex = extras_;
     const std::string* msg = (ex && ex->has_cancel_message) ? &ex->cancel_message : nullptr;
     if (hook->cancel(hook, msg))

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include <weft/detail/assert.hpp>
 #include <weft/detail/callback.hpp>
 #include <weft/detail/config.hpp>
 #include <weft/errors.hpp>
@@ -79,11 +80,14 @@ public:
     // ---- lifetime
     void add_ref() noexcept {
         // Relaxed: a reference is copied from one that keeps the object alive.
-        refs_.fetch_add(1, std::memory_order_relaxed);
+        [[maybe_unused]] std::uint32_t before = refs_.fetch_add(1, std::memory_order_relaxed);
+        WEFT_ASSERT(before != 0, "a reference is copied from a live one");
     }
     void release() noexcept {
         // acq_rel: the final release sees all writes made through other refs.
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) ops_->destroy(this);
+        std::uint32_t before = refs_.fetch_sub(1, std::memory_order_acq_rel);
+        WEFT_ASSERT(before != 0, "a future is released at most as often as it is referenced");
+        if (before == 1) ops_->destroy(this);
     }
 
     // ---- state (acquire: pairs with the release in publish(), so that a
@@ -187,7 +191,9 @@ protected:
     void unlock_callbacks() noexcept {
         // release: the unlinks made under the lock are visible to a completer
         // that waited for it (its acquire load in publish()).
-        flags_.fetch_and(~f_cb_lock, std::memory_order_release);
+        [[maybe_unused]] std::uint32_t before =
+            flags_.fetch_and(~f_cb_lock, std::memory_order_release);
+        WEFT_ASSERT(before & f_cb_lock, "unlock_callbacks is called with the lock held");
     }
 
     std::atomic<std::uint32_t> refs_;

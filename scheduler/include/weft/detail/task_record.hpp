@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 
+#include <weft/detail/assert.hpp>
 #include <weft/detail/context_map.hpp>
 #include <weft/detail/future_core.hpp>
 #include <weft/detail/thread_context.hpp>
@@ -152,6 +153,9 @@ protected:
     static constexpr std::uintptr_t lock_bit = 1;
     std::uintptr_t lock_hook_word() noexcept;
     void unlock_hook_word(std::uintptr_t value) noexcept {
+        WEFT_ASSERT(hook_word_.load(std::memory_order_relaxed) & lock_bit,
+                    "the hook word is unlocked by the holder of its lock");
+        WEFT_ASSERT(!(value & lock_bit), "unlocking stores a hook without the lock bit");
         // release: pairs with the acquire of set_hook/clear_hook/lock.
         hook_word_.store(value, std::memory_order_release);
     }
