@@ -169,9 +169,9 @@ void event_loop::drain_remote() {
     // acquire: pairs with push_remote's release store; an item pushed after
     // this exchange sets the flag again and is taken next time.
     remote_dirty_.exchange(false, std::memory_order_acquire);
-    std::uintptr_t items[64];
+    std::uintptr_t items[detail::shared_queue_batch];
     std::size_t n;
-    while ((n = remote_->items.pop_batch(items, 64)) != 0) {
+    while ((n = remote_->items.pop_batch(items, detail::shared_queue_batch)) != 0) {
         remote_active_ = true;
         for (std::size_t i = 0; i < n; ++i)
             ready_.push_back(items[i]);
@@ -242,8 +242,12 @@ void event_loop::add_timer_remote(callback_base* cb, std::int64_t when_ns) {
 
 void event_loop::drop_cancelled_timers() {
     if (timers_.empty()) return;
+    // asyncio's rule (base_events: _MIN_SCHEDULED_TIMER_HANDLES and
+    // _MIN_CANCELLED_TIMER_HANDLES_FRACTION): rebuild the heap once more than
+    // 100 timers and more than half of all timers are cancelled.
+    constexpr std::size_t purge_above = 100;
     std::size_t ncancelled = cancelled_timers_.load(std::memory_order_relaxed);
-    if (ncancelled > 100 && ncancelled * 2 > timers_.size()) {
+    if (ncancelled > purge_above && ncancelled * 2 > timers_.size()) {
         timers_.purge_cancelled();
         cancelled_timers_.store(0, std::memory_order_relaxed);
         return;
@@ -630,7 +634,10 @@ void event_loop::close() {
         drop(ready_.pop_front());
     if (worker_) {
         if (worker_->runnext) drop(std::exchange(worker_->runnext, 0));
-        while (std::uintptr_t item = worker_->local.pop())
+        // No thread drives the loop any more: this one is the owner now,
+        // whichever runtime's thread it is (so no own_queue() check).
+        auto local = worker_->local.owner();
+        while (std::uintptr_t item = local.pop())
             drop(item);
     }
     timers_.clear();

@@ -89,8 +89,8 @@ std::uintptr_t runtime_core::pop_global(event_loop& into) {
     // half of what the local queue has room for.
     std::size_t room = local_queue_capacity - w.local.size();
     std::size_t share = global_->items.size_approx() / size() + 1;
-    std::size_t want = std::min({share, room / 2 + 1, std::size_t{64}});
-    std::uintptr_t batch[64];
+    std::size_t want = std::min({share, room / 2 + 1, shared_queue_batch});
+    std::uintptr_t batch[shared_queue_batch];
     std::size_t got = global_->items.pop_batch(batch, want);
     if (got == 0) return 0;
     w.counters.injection_pulls.add(got);

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <weft/detail/assert.hpp>
 #include <weft/detail/frame_allocator.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
@@ -29,14 +30,24 @@ namespace weft {
 using detail::task_record;
 using detail::worker_state;
 
+detail::work_queue<detail::local_queue_capacity>::owner_handle event_loop::own_queue() noexcept {
+    // The owner: the machine this loop was given to (owner_ is set before
+    // the loop is assigned, and handed on with it), or, while no runtime
+    // thread runs, the thread setting up or tearing down (both null).
+    WEFT_ASSERT(owner_.load(std::memory_order_relaxed) == detail::tls_ctx.machine,
+                "only the thread that owns a worker's loop pushes and pops its deque");
+    return worker_->local.owner();
+}
+
 void event_loop::push_local(std::uintptr_t item) {
     worker_state& w = *worker_;
-    while (!w.local.try_push(item)) {
+    auto local = own_queue();
+    while (!local.try_push(item)) {
         // Full: send the older half and this item to the global queue (Go's
         // runqputslow), where any worker can take them.
         std::uintptr_t batch[detail::local_queue_capacity / 2 + 1];
         std::size_t n = 0;
-        if (w.local.take_half_for_overflow([&](std::uintptr_t v) { batch[n++] = v; })) {
+        if (local.take_half_for_overflow([&](std::uintptr_t v) { batch[n++] = v; })) {
             batch[n++] = item;
             w.counters.overflows.add();
             rt_->inject_batch(batch, n);
@@ -119,12 +130,12 @@ std::uintptr_t event_loop::next_local() {
         // oldest item there is the biggest subtree, which would break the
         // depth-first order.
         w.lifo_streak = 0;
-        if (std::uintptr_t item = w.local.pop()) return item;
+        if (std::uintptr_t item = own_queue().pop()) return item;
         if (!ready_.empty()) return ready_.pop_front();
         return std::exchange(w.runnext, 0);
     }
     w.lifo_streak = 0;
-    if (std::uintptr_t item = w.local.pop()) return item;
+    if (std::uintptr_t item = own_queue().pop()) return item;
     if (!ready_.empty()) return ready_.pop_front();
     return 0;
 }
@@ -173,7 +184,8 @@ std::uintptr_t event_loop::steal_work() {
         if (v == index_) continue;
         w.counters.steal_attempts.add();
         std::uint32_t stolen = 0;
-        std::uintptr_t item = rt_->worker(v).worker_->local.steal_into(w.local, stolen);
+        std::uintptr_t item =
+            rt_->worker(v).worker_->local.stealer().steal_into(own_queue(), stolen);
         if (item != 0) {
             w.counters.steal_successes.add();
             w.counters.tasks_stolen.add(stolen);
@@ -241,9 +253,9 @@ void event_loop::maintenance() {
     // is parked, give half of it to the global queue, where others take it.
     constexpr std::size_t share_above = 32;
     if (ready_.size() > share_above && rt_->idle().unparked_now() < rt_->size()) {
-        std::uintptr_t batch[64];
+        std::uintptr_t batch[detail::shared_queue_batch];
         std::size_t n = 0;
-        std::size_t give = std::min<std::size_t>(ready_.size() / 2, 64);
+        std::size_t give = std::min(ready_.size() / 2, detail::shared_queue_batch);
         while (n < give)
             batch[n++] = ready_.pop_front();
         rt_->inject_batch(batch, n);

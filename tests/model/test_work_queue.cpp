@@ -77,13 +77,13 @@ struct ledger {
 template <class Queue>
 void steal_once(Queue& victim, Queue& mine, ledger& l, const char* who) {
     std::uint32_t stolen = 0;
-    l.take(victim.steal_into(mine, stolen), who);
+    l.take(victim.stealer().steal_into(mine.owner(), stolen), who);
 }
 
 // After the threads are joined: whatever is left anywhere is taken now.
 template <class Queue>
 void drain(Queue& q, ledger& l, const char* who) {
-    while (std::uintptr_t v = q.pop())
+    while (std::uintptr_t v = q.owner().pop())
         l.take(v, who);
 }
 
@@ -93,8 +93,9 @@ void drain(Queue& q, ledger& l, const char* who) {
 template <class Queue>
 void push_or_overflow(Queue& q, std::uintptr_t v, ledger& l) {
     l.pushed = v;
-    while (!q.try_push(v)) {
-        if (q.take_half_for_overflow([&](std::uintptr_t old) { l.take(old, "the overflow"); })) {
+    while (!q.owner().try_push(v)) {
+        if (q.owner().take_half_for_overflow(
+                [&](std::uintptr_t old) { l.take(old, "the overflow"); })) {
             l.take(v, "the overflow");
             return;
         }
@@ -116,10 +117,10 @@ model::report push_pop_against_two_thieves(model::options opts = {}) {
         push_or_overflow(q, 2, l);
         model::thread thief1([&] { steal_once(q, loot1, l, "thief 1"); });
         model::thread thief2([&] { steal_once(q, loot2, l, "thief 2"); });
-        l.take(q.pop(), "the owner");
+        l.take(q.owner().pop(), "the owner");
         push_or_overflow(q, 3, l);
-        l.take(q.pop(), "the owner");
-        l.take(q.pop(), "the owner");
+        l.take(q.owner().pop(), "the owner");
+        l.take(q.owner().pop(), "the owner");
         thief1.join();
         thief2.join();
         drain(q, l, "the owner");
@@ -146,32 +147,7 @@ model::report overflow_against_two_thieves(model::options opts = {}) {
         model::thread thief2([&] { steal_once(q, loot2, l, "thief 2"); });
         push_or_overflow(q, 5, l);
         push_or_overflow(q, 6, l);
-        l.take(q.pop(), "the owner");
-        thief1.join();
-        thief2.join();
-        drain(q, l, "the owner");
-        drain(loot1, l, "thief 1");
-        drain(loot2, l, "thief 2");
-        l.expect_each_once();
-    });
-}
-
-// The worker's fairness tick: the owner takes its oldest item as a thief
-// would (pop_oldest), then the newest, while two thieves steal.
-template <class Sync>
-model::report pop_oldest_against_two_thieves(model::options opts = {}) {
-    return model::check(opts, [] {
-        using queue = work_queue<4, Sync>;
-        ledger l;
-        queue q;
-        queue loot1;
-        queue loot2;
-        for (std::uintptr_t v = 1; v <= 3; ++v)
-            push_or_overflow(q, v, l);
-        model::thread thief1([&] { steal_once(q, loot1, l, "thief 1"); });
-        model::thread thief2([&] { steal_once(q, loot2, l, "thief 2"); });
-        l.take(q.pop_oldest(), "the owner (oldest)");
-        l.take(q.pop(), "the owner");
+        l.take(q.owner().pop(), "the owner");
         thief1.join();
         thief2.join();
         drain(q, l, "the owner");
@@ -244,9 +220,6 @@ TEST(ModelWorkQueue, DISABLED_WithoutThePushsReleaseFenceAThiefReadsAStaleSlot) 
     ASSERT_TRUE(r.failed) << r.executions << " executions found nothing";
     std::printf("  found after %llu executions: %s\n",
                 static_cast<unsigned long long>(r.executions), r.failure.c_str());
-}
-TEST(ModelWorkQueue, PopOldestAgainstTwoThievesTakesEachItemOnce) {
-    expect_holds(pop_oldest_against_two_thieves<model::model_sync>(deep));
 }
 
 TEST(ModelWorkQueue, WithoutSeqCstFencesAnItemIsTakenTwice) {

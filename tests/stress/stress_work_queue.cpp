@@ -1,6 +1,6 @@
 // The local run queue alone, shrunk to 4 slots so that wrap-around, full
 // queues and the last-item race are hit constantly: one owner pushing,
-// popping at both ends and overflowing, several thieves stealing half at a
+// popping and overflowing, several thieves stealing half at a
 // time. Every item must be taken exactly once. Runs under ThreadSanitizer in
 // CI.
 #include <atomic>
@@ -36,13 +36,13 @@ TEST(WorkQueueStress, OwnerAndThievesSeeEveryItemExactlyOnce) {
             queue4 mine;  // thieves steal into their own queue, then drain it
             while (!done.load(std::memory_order_acquire) || !q.empty()) {
                 std::uint32_t n = 0;
-                if (std::uintptr_t v = q.steal_into(mine, n)) {
+                if (std::uintptr_t v = q.stealer().steal_into(mine.owner(), n)) {
                     take(v);
-                    while (std::uintptr_t w = mine.pop())
+                    while (std::uintptr_t w = mine.owner().pop())
                         take(w);
                 }
             }
-            while (std::uintptr_t w = mine.pop())
+            while (std::uintptr_t w = mine.owner().pop())
                 take(w);
         });
     }
@@ -51,20 +51,17 @@ TEST(WorkQueueStress, OwnerAndThievesSeeEveryItemExactlyOnce) {
     unsigned step = 0;
     while (next <= items) {
         ++step;
-        if (q.try_push(next)) {
+        if (q.owner().try_push(next)) {
             ++next;
         } else if (step % 2 == 0) {
             // Full: overflow half, as the worker does.
-            q.take_half_for_overflow([&](std::uintptr_t v) { take(v); });
+            q.owner().take_half_for_overflow([&](std::uintptr_t v) { take(v); });
         }
         if (step % 5 == 0) {
-            if (std::uintptr_t v = q.pop()) take(v);
-        }
-        if (step % 7 == 0) {
-            if (std::uintptr_t v = q.pop_oldest()) take(v);
+            if (std::uintptr_t v = q.owner().pop()) take(v);
         }
     }
-    while (std::uintptr_t v = q.pop())
+    while (std::uintptr_t v = q.owner().pop())
         take(v);
     done.store(true, std::memory_order_release);
     for (auto& t : ts)
@@ -86,15 +83,16 @@ TEST(WorkQueueStress, LastItemRaceBetweenOwnerAndThief) {
         int last = -1;
         while (round.load(std::memory_order_acquire) < rounds) {
             std::uint32_t n = 0;
-            if (q.steal_into(thief_q, n)) thief_got.fetch_add(1, std::memory_order_relaxed);
+            if (q.stealer().steal_into(thief_q.owner(), n))
+                thief_got.fetch_add(1, std::memory_order_relaxed);
             int r = round.load(std::memory_order_relaxed);
             (void)last;
             last = r;
         }
     });
     for (int r = 0; r < rounds; ++r) {
-        ASSERT_TRUE(q.try_push(static_cast<std::uintptr_t>(r + 1)));
-        if (q.pop()) owner_got.fetch_add(1, std::memory_order_relaxed);
+        ASSERT_TRUE(q.owner().try_push(static_cast<std::uintptr_t>(r + 1)));
+        if (q.owner().pop()) owner_got.fetch_add(1, std::memory_order_relaxed);
         while (!q.empty()) {  // the thief is mid-steal: let it finish
         }
         round.store(r + 1, std::memory_order_release);

@@ -424,6 +424,9 @@ private:
     std::int64_t next_timer_timeout() const;
 
     // ---- Go mode (worker.cpp)
+    // The owner side of this worker's deque, for the thread that owns the
+    // loop (asserted); other workers reach it only as stealers.
+    detail::work_queue<detail::local_queue_capacity>::owner_handle own_queue() noexcept;
     void push_local(std::uintptr_t item);
     // Drives this loop on machine `m` until the runtime stops (false) or the
     // loop is taken from `m` while it is blocked in a step (true).

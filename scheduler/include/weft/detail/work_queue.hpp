@@ -6,8 +6,9 @@
 // Why not Go's or Tokio's FIFO queue: popping the oldest first makes a task
 // tree run breadth-first, and the number of pending tasks explodes (fib(25)
 // overflowed a 256-slot FIFO queue hundreds of times). Fairness is kept by
-// the worker instead: every 61 ticks it runs the oldest local item
-// (pop_oldest) and looks at the global queue.
+// the worker instead (worker.cpp, next_local): every 61 ticks the global
+// queue and the worker's FIFO go before this deque, and the runnext slot
+// gives way to the deque after 3 turns in a row.
 //
 // Only thieves (and the owner's overflow) move `top`, and only upwards: the
 // algorithm's correctness rests on that. (Letting the owner also push at the
@@ -68,6 +69,66 @@ public:
     work_queue(const work_queue&) = delete;
     work_queue& operator=(const work_queue&) = delete;
 
+    class owner_handle;
+    class stealer_handle;
+
+    // The two sides of the algorithm as two types (Tokio's Local and Steal):
+    // the owner's handle pushes and pops at the bottom; a stealer's only
+    // takes from the top, and can name the queue it steals into only by
+    // that queue's owner handle. Code that holds a stealer cannot call the
+    // owner's pop, which would break the algorithm without a word. Who may
+    // take the owner's handle is the holder's rule to check (the worker
+    // asserts that the calling thread drives its loop).
+    owner_handle owner() noexcept { return owner_handle(*this); }
+    stealer_handle stealer() noexcept { return stealer_handle(*this); }
+
+    // Items in the queue (exact for the owner, a snapshot for others).
+    std::uint32_t size() const noexcept {
+        std::int64_t b = bottom_.load(std::memory_order_acquire);
+        std::int64_t t = top_.load(std::memory_order_acquire);
+        return b > t ? static_cast<std::uint32_t>(b - t) : 0;
+    }
+    bool empty() const noexcept { return size() == 0; }
+
+    // Where the owner's next push goes. Only the owner moves it (pushes and
+    // pops): an observer that sees it change knows the owner is running
+    // queue operations (the monitor: a step spawning tasks is not blocked).
+    // relaxed: nothing is read on the strength of it.
+    std::int64_t owner_position() const noexcept { return bottom_.load(std::memory_order_relaxed); }
+
+    class owner_handle {
+    public:
+        bool try_push(item v) noexcept { return q_->try_push(v); }
+        item pop() noexcept { return q_->pop(); }
+        template <class Sink>
+        bool take_half_for_overflow(Sink&& sink) noexcept {
+            return q_->take_half_for_overflow(static_cast<Sink&&>(sink));
+        }
+        std::uint32_t size() const noexcept { return q_->size(); }
+        bool empty() const noexcept { return q_->empty(); }
+
+    private:
+        friend class work_queue;
+        friend class stealer_handle;
+        explicit owner_handle(work_queue& q) noexcept : q_(&q) {}
+        work_queue* q_;
+    };
+
+    class stealer_handle {
+    public:
+        item steal_into(owner_handle dst, std::uint32_t& stolen) noexcept {
+            return q_->steal_into(*dst.q_, stolen);
+        }
+        std::uint32_t size() const noexcept { return q_->size(); }
+        bool empty() const noexcept { return q_->empty(); }
+
+    private:
+        friend class work_queue;
+        explicit stealer_handle(work_queue& q) noexcept : q_(&q) {}
+        work_queue* q_;
+    };
+
+private:
     // ---- owner side
 
     // Pushes `v` at the bottom if there is room; else returns false and the
@@ -117,21 +178,6 @@ public:
         return v;
     }
 
-    // Pops the oldest item, as a thief would (for fairness); 0 if none.
-    item pop_oldest() noexcept {
-        for (;;) {
-            item v;
-            switch (steal_one(v)) {
-                case result::ok:
-                    return v;
-                case result::empty:
-                    return 0;
-                case result::lost_race:
-                    continue;
-            }
-        }
-    }
-
     // When try_push failed: takes the older half out (calling `sink(item)`
     // for each, oldest first) so that the owner can push again. Returns
     // false if thieves raced us (then simply retry try_push).
@@ -151,20 +197,6 @@ public:
             sink(slots_[(t + i) & mask].load(std::memory_order_relaxed));
         return true;
     }
-
-    // Items in the queue (exact for the owner, a snapshot for others).
-    std::uint32_t size() const noexcept {
-        std::int64_t b = bottom_.load(std::memory_order_acquire);
-        std::int64_t t = top_.load(std::memory_order_acquire);
-        return b > t ? static_cast<std::uint32_t>(b - t) : 0;
-    }
-    bool empty() const noexcept { return size() == 0; }
-
-    // Where the owner's next push goes. Only the owner moves it (pushes and
-    // pops): an observer that sees it change knows the owner is running
-    // queue operations (the monitor: a step spawning tasks is not blocked).
-    // relaxed: nothing is read on the strength of it.
-    std::int64_t owner_position() const noexcept { return bottom_.load(std::memory_order_relaxed); }
 
     // ---- thief side
 
@@ -195,7 +227,6 @@ public:
         return first;
     }
 
-private:
     enum class result { ok, empty, lost_race };
 
     result steal_one(item& out) noexcept {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include <weft/detail/work_queue.hpp>
@@ -32,6 +33,13 @@ inline constexpr std::uint32_t maintenance_interval = 61;
 // pays no wake-up syscalls. About 20-50 microseconds of searching.
 inline constexpr unsigned search_rounds_before_park = 64;
 inline constexpr unsigned pauses_per_search_round = 16;
+
+// The most items moved in one go between a loop and a shared queue (the
+// global queue, a loop's remote queue): a batch lives in an array on the
+// stack, and 64 (Go's globrunqget takes up to half a local queue; Tokio
+// moves 128 with an overflow) keeps one pull short while amortising the
+// queue's lock.
+inline constexpr std::size_t shared_queue_batch = 64;
 
 // The cooperative budget: how many awaits of already-complete things a task
 // step may make before one of them yields anyway (Tokio uses 128).
