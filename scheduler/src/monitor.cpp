@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <weft/blocking.hpp>
+#include <weft/detail/assert.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
 
@@ -57,6 +58,10 @@ void heavy_fence() noexcept {
 
 machine* runtime_core::acquire_spare() {
     std::lock_guard lock(machines_mutex_);
+    return acquire_spare_locked();
+}
+
+machine* runtime_core::acquire_spare_locked() {
     if (!spares_.empty()) {
         machine* m = spares_.back();
         spares_.pop_back();
@@ -132,14 +137,25 @@ void runtime_core::machine_main(machine& m) {
 void runtime_core::start_loops() {
     stop_.store(false, std::memory_order_relaxed);
     started_.store(true, std::memory_order_release);
+    // Every worker's machine is taken before the first loop starts: a loop
+    // that starts early can hand itself off (weft::blocking) and take a
+    // spare, and with the spares counted against max_blocking_threads, a
+    // machine taken one worker at a time could then be missing for the
+    // last workers. At most max_blocking_threads machines are ever away
+    // from a loop (blocked in a step whose loop was handed off), so with
+    // every loop stopped, size() machines are always to be had.
+    std::vector<machine*> drivers(size());
     {
         std::lock_guard lock(machines_mutex_);
         loops_running_ = size();
+        for (machine*& m : drivers) {
+            m = acquire_spare_locked();
+            WEFT_ASSERT(m != nullptr, "a stopped runtime has a machine for every worker");
+        }
     }
-    for (auto& w : workers_) {
-        machine* m = acquire_spare();  // the limit counts only threads beyond the workers
-        w->owner_.store(m, std::memory_order_relaxed);
-        assign(*m, *w);
+    for (unsigned i = 0; i < size(); ++i) {
+        workers_[i]->owner_.store(drivers[i], std::memory_order_relaxed);
+        assign(*drivers[i], *workers_[i]);
     }
     if (blocking_.threshold.count() > 0) {
         monitor_stop_ = false;

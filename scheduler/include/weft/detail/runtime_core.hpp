@@ -200,7 +200,10 @@ private:
     // `deadline`: false then).
     bool stop_loops(std::chrono::steady_clock::time_point deadline =
                         std::chrono::steady_clock::time_point::max());
+    // A spare machine, or a new one while fewer than size() +
+    // max_blocking_threads exist; null at that limit.
     machine* acquire_spare();
+    machine* acquire_spare_locked();  // with machines_mutex_ held
     void release_spare(machine* m);
     // Gives `loop` to `m`, whose thread starts driving it.
     void assign(machine& m, event_loop& loop);
