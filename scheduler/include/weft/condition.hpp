@@ -33,6 +33,7 @@
 #include <utility>
 
 #include <weft/detail/config.hpp>
+#include <weft/detail/list_wait.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/wait_list.hpp>
 #include <weft/errors.hpp>
@@ -111,12 +112,6 @@ public:
     explicit wait_awaiter(condition& c) noexcept : cond_(c) {}
     wait_awaiter(const wait_awaiter&) = delete;
     wait_awaiter& operator=(const wait_awaiter&) = delete;
-    ~wait_awaiter() {
-        if (WEFT_UNLIKELY(task_ != nullptr)) {  // torn down while waiting
-            task_->clear_hook(&node_);
-            node_.leave();
-        }
-    }
 
     bool await_ready() const noexcept { return false; }
 
@@ -124,14 +119,12 @@ public:
         detail::task_record& t = detail::current_task_for_await("weft::condition::wait");
         t.link = h;
         lock* l = cond_.lock_;
-        node_.prepare(t, cond_.waiters_);
-        t.set_hook(&node_);
-        task_ = &t;
+        waiter_.hook(t, cond_.waiters_);
         bool wait;
         {
             std::lock_guard held(cond_.waiters_.mutex());
-            wait = !node_.is_cancelled();  // a pending cancel: released, then raised
-            if (wait) cond_.waiters_.push_back(&node_);
+            wait = !waiter_.node().is_cancelled();  // a pending cancel: released, then raised
+            if (wait) cond_.waiters_.push_back(&waiter_.node());
         }
         // From here the node may be granted and the task resumed elsewhere.
         release_held(l);
@@ -139,14 +132,7 @@ public:
     }
 
     void await_resume() {
-        task_->clear_hook(&node_);
-        task_ = nullptr;
-        detail::wait_node::state_t s = node_.state();
-        node_.finish();
-        if (s == detail::wait_node::cancelled) node_.throw_cancelled();
-        if (s == detail::wait_node::orphaned) {
-            throw std::logic_error("weft::condition destroyed while a task was waiting on it");
-        }
+        waiter_.unhook("weft::condition::wait");
         detail::check_cancelled();  // notified, then cancelled before it ran
     }
 
@@ -162,8 +148,7 @@ private:
     }
 
     condition& cond_;
-    detail::task_record* task_ = nullptr;
-    detail::wait_node node_;
+    detail::list_waiter waiter_;
 };
 
 inline task<bool> condition::wait() {

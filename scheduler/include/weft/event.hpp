@@ -14,6 +14,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <weft/detail/list_wait.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/wait_list.hpp>
 #include <weft/errors.hpp>
@@ -50,54 +51,34 @@ public:
         explicit awaiter(event& e) noexcept : ev_(e) {}
         awaiter(const awaiter&) = delete;
         awaiter& operator=(const awaiter&) = delete;
-        ~awaiter() {
-            if (WEFT_UNLIKELY(task_ != nullptr)) {
-                task_->clear_hook(&node_);
-                node_.leave();
-            }
-        }
 
         bool await_ready() const noexcept { return ev_.is_set() && detail::consume_budget(); }
 
         bool await_suspend(std::coroutine_handle<> h) {
             detail::task_record& t = detail::current_task_for_await("weft::event::wait");
             t.link = h;
-            node_.prepare(t, ev_.list_);
-            t.set_hook(&node_);  // a pending cancel marks the idle node cancelled
-            task_ = &t;
+            waiter_.hook(t, ev_.list_);
             {
                 std::unique_lock lock(ev_.list_.mutex());
-                if (!node_.is_cancelled()) {
-                    ev_.list_.push_back(&node_);
+                if (!waiter_.node().is_cancelled()) {
+                    ev_.list_.push_back(&waiter_.node());
                     // seq_cst: the waiter's half of the handshake in set().
                     if (!ev_.set_.load(std::memory_order_seq_cst)) return true;  // the last access
-                    ev_.list_.remove(&node_);
+                    ev_.list_.remove(&waiter_.node());
                 }
             }
             return false;  // set meanwhile, or cancelled before waiting
         }
 
         bool await_resume() {
-            if (task_ == nullptr) {  // never suspended
-                detail::check_cancelled();
-                return true;
-            }
-            task_->clear_hook(&node_);
-            task_ = nullptr;
-            detail::wait_node::state_t s = node_.state();
-            node_.finish();
-            if (s == detail::wait_node::cancelled) node_.throw_cancelled();
-            if (s == detail::wait_node::orphaned) {
-                throw std::logic_error("weft::event destroyed while a task was waiting on it");
-            }
+            if (waiter_.hooked()) waiter_.unhook("weft::event::wait");
             detail::check_cancelled();
             return true;
         }
 
     private:
         event& ev_;
-        detail::task_record* task_ = nullptr;
-        detail::wait_node node_;
+        detail::list_waiter waiter_;
     };
 
     // Waits until the event is set; returns true (as asyncio's does).

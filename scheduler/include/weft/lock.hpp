@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include <weft/detail/list_wait.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/wait_list.hpp>
 #include <weft/errors.hpp>
@@ -90,12 +91,6 @@ public:
     explicit awaiter(lock& l) noexcept : lock_(l) {}
     awaiter(const awaiter&) = delete;
     awaiter& operator=(const awaiter&) = delete;
-    ~awaiter() {
-        if (WEFT_UNLIKELY(task_ != nullptr)) {  // torn down while waiting
-            task_->clear_hook(&node_);
-            node_.leave();
-        }
-    }
 
     bool await_ready() noexcept {
         // Free: take it, unless the cooperative budget says yield first.
@@ -110,11 +105,9 @@ public:
             event_loop::current()->push_ready(event_loop::tag_task(&t));
             return true;
         }
-        node_.prepare(t, lock_.list_);
-        t.set_hook(&node_);
-        task_ = &t;
+        waiter_.hook(t, lock_.list_);
         std::unique_lock held(lock_.list_.mutex());
-        if (node_.is_cancelled()) return false;
+        if (waiter_.node().is_cancelled()) return false;
         for (std::uint32_t s = lock_.state_.load(std::memory_order_relaxed);;) {
             if (!(s & locked_bit)) {
                 // Released meanwhile, with no one waiting before us.
@@ -123,7 +116,7 @@ public:
                     // Granted, not idle: a cancel racing in before await_resume
                     // clears the hook must not turn a taken lock into a
                     // cancelled wait (the lock would never be released).
-                    lock_.list_.complete_unlinked(&node_);
+                    lock_.list_.complete_unlinked(&waiter_.node());
                     acquired_ = true;
                     return false;
                 }
@@ -135,21 +128,14 @@ public:
                 break;
             }
         }
-        lock_.list_.push_back(&node_);
+        lock_.list_.push_back(&waiter_.node());
         return true;  // the unlock publishes the node: nothing is touched after it
     }
 
     bool await_resume() {
-        if (task_ != nullptr) {
-            task_->clear_hook(&node_);
-            task_ = nullptr;
-            detail::wait_node::state_t s = node_.state();
-            node_.finish();
-            if (s == detail::wait_node::cancelled) node_.throw_cancelled();
-            if (s == detail::wait_node::orphaned) {
-                throw std::logic_error("weft::lock destroyed while a task was waiting on it");
-            }
-            if (s == detail::wait_node::granted) acquired_ = true;
+        if (waiter_.hooked() &&
+            waiter_.unhook("weft::lock::acquire") == detail::wait_node::granted) {
+            acquired_ = true;
         }
         if (acquired_) {
             // asyncio: cancelled after being handed the lock, the waiter
@@ -162,16 +148,15 @@ public:
             }
             return true;
         }
-        node_.throw_cancelled();  // cancelled before it could wait
+        waiter_.node().throw_cancelled();  // cancelled before it could wait
     }
 
 protected:
     lock& lock_;
 
 private:
-    detail::task_record* task_ = nullptr;
     bool acquired_ = false;
-    detail::wait_node node_;
+    detail::list_waiter waiter_;
 };
 
 // Holds a lock until destroyed (or released early).

@@ -26,6 +26,7 @@
 #include <utility>
 
 #include <weft/detail/config.hpp>
+#include <weft/detail/list_wait.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/detail/wait_list.hpp>
 #include <weft/errors.hpp>
@@ -195,12 +196,6 @@ public:
     explicit awaiter(semaphore& s) noexcept : sem_(s) {}
     awaiter(const awaiter&) = delete;
     awaiter& operator=(const awaiter&) = delete;
-    ~awaiter() {
-        if (WEFT_UNLIKELY(task_ != nullptr)) {  // torn down while waiting
-            task_->clear_hook(&node_);
-            node_.leave();
-        }
-    }
 
     bool await_ready() noexcept {
         acquired_ = sem_.try_acquire();
@@ -214,11 +209,9 @@ public:
             event_loop::current()->push_ready(event_loop::tag_task(&t));
             return true;
         }
-        node_.prepare(t, sem_.list_);
-        t.set_hook(&node_);
-        task_ = &t;
+        waiter_.hook(t, sem_.list_);
         std::lock_guard held(sem_.list_.mutex());
-        if (node_.is_cancelled()) return false;
+        if (waiter_.node().is_cancelled()) return false;
         // Nobody ahead (the list and pending_ are stable under the lock):
         // take a free permit, clearing a stale waiters bit on the way. Else
         // set the waiters bit in the same CAS loop, so that a release that
@@ -231,7 +224,7 @@ public:
                 if (sem_.state_.compare_exchange_weak(s, (s - one) & ~waiters_bit,
                                                       std::memory_order_acquire,
                                                       std::memory_order_relaxed)) {
-                    sem_.list_.complete_unlinked(&node_);
+                    sem_.list_.complete_unlinked(&waiter_.node());
                     acquired_ = true;
                     return false;
                 }
@@ -243,23 +236,15 @@ public:
                 break;
             }
         }
-        sem_.list_.push_back(&node_);
+        sem_.list_.push_back(&waiter_.node());
         return true;  // the unlock publishes the node: nothing is touched after it
     }
 
     bool await_resume() {
-        if (task_ != nullptr) {
-            task_->clear_hook(&node_);
-            task_ = nullptr;
-            detail::wait_node::state_t s = node_.state();
-            node_.finish();
-            if (s == detail::wait_node::cancelled) {
+        if (waiter_.hooked()) {
+            waiter_.unhook("weft::semaphore::acquire", [this] {
                 if (!acquired_) sem_.cancelled_waiter_resumed();
-                node_.throw_cancelled();
-            }
-            if (s == detail::wait_node::orphaned) {
-                throw std::logic_error("weft::semaphore destroyed while a task was waiting on it");
-            }
+            });
             if (!acquired_) {  // handed a permit by release()
                 try {
                     detail::check_cancelled();
@@ -284,9 +269,8 @@ protected:
     semaphore& sem_;
 
 private:
-    detail::task_record* task_ = nullptr;
     bool acquired_ = false;
-    detail::wait_node node_;
+    detail::list_waiter waiter_;
 };
 
 // Holds one permit until destroyed (or released early).
