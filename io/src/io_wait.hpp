@@ -27,6 +27,7 @@
 
 #include <weft/detail/task_record.hpp>
 #include <weft/errors.hpp>
+#include <weft/io/errors.hpp>
 
 #include "io_entry.hpp"
 
@@ -139,6 +140,10 @@ struct io_attempt {
     bool again = false;   // would block: wait with io_wait(h, dir, seq)
     bool closed = false;  // the fd is closed (or closing)
     std::uint64_t seq = 0;
+
+    // Whether the attempt completed or failed (a.n, a.err), rather than
+    // having to wait for readiness or finding the fd closed.
+    bool done() const noexcept { return !again && !closed; }
 };
 
 // Steps 1 and 2 of the protocol: one syscall `op(fd)` (returning ssize_t and
@@ -176,5 +181,34 @@ io_attempt try_io(io_handle h, io_dir d, Op&& op, bool stream = false) {
         return a;
     }
 }
+
+// The retry every operation's loop makes after an attempt that is not
+// done(): waits for readiness, or raises closed_error naming `what` when
+// the fd was closed before the attempt or during the wait.
+//
+//     for (;;) {
+//         io_attempt a = try_io(h, io_dir::read, [&](int fd) { return ::recv(fd, ...); });
+//         if (!a.done()) {
+//             co_await until_ready(h, io_dir::read, a, "weft::sock_recv");
+//             continue;
+//         }
+//         ...a.n, or a.err...
+//     }
+class until_ready {
+public:
+    until_ready(io_handle h, io_dir d, const io_attempt& a, const char* what) noexcept
+        : wait_(h, d, a.seq), what_(what), closed_(a.closed) {}
+
+    bool await_ready() const noexcept { return closed_; }  // raise at once
+    bool await_suspend(std::coroutine_handle<> c) { return wait_.await_suspend(c); }
+    void await_resume() {
+        if (closed_ || !wait_.await_resume()) throw_closed(what_);
+    }
+
+private:
+    io_wait wait_;
+    const char* what_;
+    bool closed_;
+};
 
 }  // namespace weft::detail

@@ -24,8 +24,8 @@ namespace weft {
 using detail::io_attempt;
 using detail::io_dir;
 using detail::io_handle;
-using detail::io_wait;
 using detail::try_io;
+using detail::until_ready;
 
 namespace {
 
@@ -190,10 +190,8 @@ task<std::pair<socket, socket_address>> accept_op(io_handle h, int family, int t
             return static_cast<ssize_t>(
                 ::accept4(fd, peer.data(), peer.size_ptr(), SOCK_NONBLOCK | SOCK_CLOEXEC));
         });
-        if (a.closed) detail::throw_closed("weft::sock_accept");
-        if (a.again) {
-            if (!co_await io_wait(h, io_dir::read, a.seq))
-                detail::throw_closed("weft::sock_accept");
+        if (!a.done()) {
+            co_await until_ready(h, io_dir::read, a, "weft::sock_accept");
             continue;
         }
         if (a.n < 0) {
@@ -218,10 +216,8 @@ task<void> connect_op(io_handle h, socket_address address) {
             return -1;
         });
         first = false;
-        if (a.closed) detail::throw_closed("weft::sock_connect");
-        if (a.again) {
-            if (!co_await io_wait(h, io_dir::write, a.seq))
-                detail::throw_closed("weft::sock_connect");
+        if (!a.done()) {
+            co_await until_ready(h, io_dir::write, a, "weft::sock_connect");
             continue;
         }
         if (a.n < 0) detail::throw_io_error("weft::sock_connect", a.err);
@@ -237,9 +233,8 @@ task<std::size_t> recv_into_op(io_handle h, std::span<char> buf, const char* wha
         if (stream && a.n > 0 && static_cast<std::size_t>(a.n) < buf.size()) {
             h.entry->note_drained(io_dir::read, a.seq);
         }
-        if (a.closed) detail::throw_closed(what);
-        if (a.again) {
-            if (!co_await io_wait(h, io_dir::read, a.seq)) detail::throw_closed(what);
+        if (!a.done()) {
+            co_await until_ready(h, io_dir::read, a, what);
             continue;
         }
         if (a.n < 0) detail::throw_io_error(what, a.err);
@@ -260,10 +255,8 @@ task<std::string> recv_op(io_handle h, std::size_t n, bool stream) {
             if (stream && a.n > 0 && static_cast<std::size_t>(a.n) < n) {
                 h.entry->note_drained(io_dir::read, a.seq);
             }
-            if (a.closed) detail::throw_closed("weft::sock_recv");
-            if (a.again) {
-                if (!co_await io_wait(h, io_dir::read, a.seq))
-                    detail::throw_closed("weft::sock_recv");
+            if (!a.done()) {
+                co_await until_ready(h, io_dir::read, a, "weft::sock_recv");
                 continue;
             }
             if (a.n < 0) detail::throw_io_error("weft::sock_recv", a.err);
@@ -286,10 +279,8 @@ task<void> sendall_op(io_handle h, std::string_view data) {
         io_attempt a = try_io(h, io_dir::write, [&](int fd) {
             return ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
         });
-        if (a.closed) detail::throw_closed("weft::sock_sendall");
-        if (a.again) {
-            if (!co_await io_wait(h, io_dir::write, a.seq))
-                detail::throw_closed("weft::sock_sendall");
+        if (!a.done()) {
+            co_await until_ready(h, io_dir::write, a, "weft::sock_sendall");
             waited = true;
             continue;
         }
@@ -305,10 +296,8 @@ task<std::size_t> sendto_op(io_handle h, std::string_view data, socket_address a
             return ::sendto(fd, data.data(), data.size(), MSG_NOSIGNAL, address.data(),
                             address.size());
         });
-        if (a.closed) detail::throw_closed("weft::sock_sendto");
-        if (a.again) {
-            if (!co_await io_wait(h, io_dir::write, a.seq))
-                detail::throw_closed("weft::sock_sendto");
+        if (!a.done()) {
+            co_await until_ready(h, io_dir::write, a, "weft::sock_sendto");
             continue;
         }
         if (a.n < 0) detail::throw_io_error("weft::sock_sendto", a.err);
@@ -325,9 +314,8 @@ task<std::pair<std::size_t, socket_address>> recvfrom_into_op(io_handle h, std::
             *from.size_ptr() = socket_address::capacity;
             return ::recvfrom(fd, buf.data(), buf.size(), 0, from.data(), from.size_ptr());
         });
-        if (a.closed) detail::throw_closed(what);
-        if (a.again) {
-            if (!co_await io_wait(h, io_dir::read, a.seq)) detail::throw_closed(what);
+        if (!a.done()) {
+            co_await until_ready(h, io_dir::read, a, what);
             continue;
         }
         if (a.n < 0) detail::throw_io_error(what, a.err);
