@@ -1,4 +1,4 @@
-// The pool behind run_blocking: threads start when work arrives and no
+// The pool behind start_blocking (blocking_pool.hpp): threads start when work arrives and no
 // thread is idle, up to max_threads, and leave after idle_timeout.
 #include "blocking_pool.hpp"
 

@@ -1,6 +1,8 @@
 // A few threads for the blocking calls weft::io must make (getaddrinfo,
-// getnameinfo) until weft::executors gives the loops a default executor:
-// then run_blocking() becomes a call to it and nothing else changes.
+// getnameinfo). weft::io sits below weft::executors (it links the scheduler
+// alone), so it cannot use the loop's default executor; these calls are
+// short and rare, and a small pool of its own keeps a name lookup from
+// waiting behind a user's long jobs in that executor.
 #pragma once
 
 #include <exception>
