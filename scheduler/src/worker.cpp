@@ -31,11 +31,13 @@ using detail::task_record;
 using detail::worker_state;
 
 detail::work_queue<detail::local_queue_capacity>::owner_handle event_loop::own_queue() noexcept {
-    // The owner: the machine this loop was given to (owner_ is set before
-    // the loop is assigned, and handed on with it), or, while no runtime
-    // thread runs, the thread setting up or tearing down (both null).
-    WEFT_ASSERT(owner_.load(std::memory_order_relaxed) == detail::tls_ctx.machine,
-                "only the thread that owns a worker's loop pushes and pops its deque");
+    // The owner: the machine driving this loop, or, while no runtime thread
+    // runs, the thread setting up or tearing down (both null). driver_, not
+    // owner_: a retaker sets owner_ to its spare for a moment even when the
+    // step it saw has ended and the driver carries on (handoff.hpp, steps
+    // 1 and 2), while driver_ changes only once the loop is taken.
+    WEFT_ASSERT(driver_.load(std::memory_order_relaxed) == detail::tls_ctx.machine,
+                "only the thread that drives a worker's loop pushes and pops its deque");
     return worker_->local.owner();
 }
 
