@@ -41,14 +41,25 @@ weft::task<void> small(blocked_scenario* s, bool timer) {
         s->finished_during_block.fetch_add(1, std::memory_order_relaxed);
 }
 
-weft::task<std::uint64_t> blocker_main(blocked_scenario* s, int per_kind) {
+// Blocks its worker, unannounced, for 300 ms; with `until_run_elsewhere`,
+// for as long as it takes the other threads to run `per_kind` of its tasks
+// (at most 20 s), so that a machine too loaded to hand off within 300 ms
+// (ThreadSanitizer, many copies at once) does not fail the test by timing.
+weft::task<std::uint64_t> blocker_main(blocked_scenario* s, int per_kind,
+                                       bool until_run_elsewhere = false) {
     std::vector<weft::task_handle<void>> hs;
     for (int i = 0; i < per_kind; ++i) {
         hs.push_back(weft::create_task(small(s, false)));
         hs.push_back(weft::create_task(small(s, true)));
     }
     s->blocking.store(true, std::memory_order_release);
-    std::this_thread::sleep_for(300ms);  // blocks this worker, unannounced
+    auto give_up = std::chrono::steady_clock::now() + 20s;
+    std::this_thread::sleep_for(300ms);
+    while (until_run_elsewhere &&
+           s->finished_during_block.load(std::memory_order_relaxed) < per_kind &&
+           std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(10ms);
+    }
     s->blocking.store(false, std::memory_order_release);
     for (auto& h : hs)
         co_await h;
@@ -58,7 +69,7 @@ weft::task<std::uint64_t> blocker_main(blocked_scenario* s, int per_kind) {
 TEST(HandoffStress, QueuedTasksAndTimersOfABlockedWorkerStillRun) {
     blocked_scenario s;
     constexpr int per_kind = 200;
-    std::uint64_t handoffs = weft::run(blocker_main(&s, per_kind), {.threads = 2});
+    std::uint64_t handoffs = weft::run(blocker_main(&s, per_kind, true), {.threads = 2});
     EXPECT_EQ(s.runs.load(), 2 * per_kind);  // each exactly once
     EXPECT_GE(handoffs, 1u);
     // Most ran while the blocker slept (thieves may have taken some earlier);
