@@ -20,7 +20,7 @@
 #include <weft/task_handle.hpp>
 #include <weft/wait_for.hpp>
 
-#include "transport.hpp"
+#include "fd_transport.hpp"
 
 namespace weft {
 
@@ -43,7 +43,7 @@ struct server_state {
     bool closed = false;
     bool clients_closed = false;  // close_clients/abort_clients was called
     std::size_t active = 0;
-    std::unordered_set<stream_transport*> clients;  // each kept alive by its task
+    std::unordered_set<fd_transport*> clients;  // each kept alive by its task
     std::vector<future<void>> closed_waiters;
     std::optional<future<void>> forever;
 
@@ -82,7 +82,7 @@ void report(const std::string& message, std::exception_ptr e) {
     }
 }
 
-task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<stream_transport> t) {
+task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<fd_transport> t) {
     std::exception_ptr failure;
     try {
         co_await st->handler(stream_reader(t, st->options.limit), stream_writer(t));
@@ -104,7 +104,7 @@ task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<stream_t
         // unread byte makes the close a reset. The connection counts as
         // active until then (wait_closed waits; abort_clients ends it).
         try {
-            co_await stream_transport::linger_close(t);
+            co_await fd_transport::linger_close(t);
         } catch (const cancelled_error&) {
             t->abort();  // the runner is shutting down
         }
@@ -147,7 +147,7 @@ task<void> accept_loop(std::shared_ptr<server_state> st, std::size_t index) {
             continue;
         }
         delay = 0;
-        std::shared_ptr<stream_transport> t;
+        std::shared_ptr<fd_transport> t;
         {
             socket& s = conn->first;
             if ((s.family() == AF_INET || s.family() == AF_INET6)) {
@@ -156,7 +156,7 @@ task<void> accept_loop(std::shared_ptr<server_state> st, std::size_t index) {
                 } catch (const std::system_error&) {
                 }
             }
-            t = stream_transport::from_socket(std::move(s));
+            t = fd_transport::from_socket(std::move(s));
         }
         {
             std::lock_guard lock(st->mutex);
@@ -240,7 +240,7 @@ void server::close_clients() {
     if (!s_) return;
     std::lock_guard lock(s_->mutex);
     s_->clients_closed = true;
-    for (detail::stream_transport* t : s_->clients)
+    for (detail::fd_transport* t : s_->clients)
         t->stop_reading();
 }
 
@@ -248,7 +248,7 @@ void server::abort_clients() {
     if (!s_) return;
     std::lock_guard lock(s_->mutex);
     s_->clients_closed = true;
-    for (detail::stream_transport* t : s_->clients)
+    for (detail::fd_transport* t : s_->clients)
         t->abort();
 }
 

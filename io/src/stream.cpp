@@ -14,6 +14,7 @@
 #include <weft/io/stream.hpp>
 #include <weft/sleep.hpp>
 
+#include "fd_transport.hpp"
 #include "io_wait.hpp"
 #include "scratch.hpp"
 #include "transport.hpp"
@@ -25,11 +26,11 @@ namespace detail {
 // A reader's state. The reading task alone receives; `mutex` guards what
 // feed_data/feed_eof/set_exception (any task, any worker) touch too.
 struct reader_state {
-    reader_state(std::size_t lim, std::shared_ptr<stream_transport> tr)
+    reader_state(std::size_t lim, std::shared_ptr<transport> tr)
         : limit(lim), transport(std::move(tr)) {}
 
     const std::size_t limit;
-    const std::shared_ptr<stream_transport> transport;  // null: fed by hand
+    const std::shared_ptr<detail::transport> transport;  // null: fed by hand
 
     mutable std::mutex mutex;
     std::string buf;  // received bytes, unread from `pos` on
@@ -102,14 +103,11 @@ std::string op_name(const char* what) {
 // `append`, else returned. "" (and eof set) at the end of the stream.
 task<std::string> receive(std::shared_ptr<reader_state> s, const char* what, std::size_t max,
                           bool append) {
-    stream_transport& t = *s->transport;
+    transport& t = *s->transport;
     io_handle h = t.handle();
     max = std::min(max, scratch_size);
     for (;;) {
-        io_attempt a = try_io(
-            h, io_dir::read, [&](int fd) { return t.receive(fd, scratch_buffer(), max); }, true);
-        if (a.n > 0 && static_cast<std::size_t>(a.n) < max)
-            h.entry->note_drained(io_dir::read, a.seq);
+        io_attempt a = t.try_receive(scratch_buffer(), max);
         if (a.closed) throw closed_error(op_name(what) + ": the stream is closed");
         if (a.again) {
             // The server is closing its clients gracefully: nothing more is
@@ -300,7 +298,7 @@ stream_reader::stream_reader(std::size_t limit)
     if (limit == 0) throw std::invalid_argument("weft::stream_reader: the limit must be positive");
 }
 
-stream_reader::stream_reader(std::shared_ptr<detail::stream_transport> t, std::size_t limit)
+stream_reader::stream_reader(std::shared_ptr<detail::transport> t, std::size_t limit)
     : s_(std::make_shared<detail::reader_state>(limit, std::move(t))) {
     if (limit == 0) throw std::invalid_argument("weft::stream_reader: the limit must be positive");
 }
@@ -371,10 +369,9 @@ std::size_t stream_reader::buffered() const {
 
 // ---- stream_writer
 
-stream_writer::stream_writer(std::shared_ptr<detail::stream_transport> t) noexcept
-    : t_(std::move(t)) {}
+stream_writer::stream_writer(std::shared_ptr<detail::transport> t) noexcept : t_(std::move(t)) {}
 
-detail::stream_transport& stream_writer::t() const {
+detail::transport& stream_writer::t() const {
     if (!t_) throw std::logic_error("weft::stream_writer: no stream (default-constructed)");
     return *t_;
 }
@@ -436,7 +433,7 @@ std::pair<stream_reader, stream_writer> open_stream(socket s, std::size_t limit)
         } catch (const std::system_error&) {
         }
     }
-    auto t = detail::stream_transport::from_socket(std::move(s));
+    auto t = detail::fd_transport::from_socket(std::move(s));
     return {stream_reader(t, limit), stream_writer(t)};
 }
 

@@ -47,7 +47,7 @@
 namespace weft {
 
 namespace detail {
-class stream_transport;
+class transport;
 struct reader_state;
 }  // namespace detail
 
@@ -88,7 +88,7 @@ public:
     std::size_t buffered() const;
 
     // For weft's own use: a reader over a transport.
-    explicit stream_reader(std::shared_ptr<detail::stream_transport> t,
+    explicit stream_reader(std::shared_ptr<detail::transport> t,
                            std::size_t limit = default_stream_limit);
 
 private:
@@ -99,7 +99,7 @@ class stream_writer {
 public:
     // No stream: every method raises std::logic_error.
     stream_writer() noexcept = default;
-    explicit stream_writer(std::shared_ptr<detail::stream_transport> t) noexcept;
+    explicit stream_writer(std::shared_ptr<detail::transport> t) noexcept;
 
     // Queues `data` (sending at once when nothing is queued). Raises the
     // connection's error if it failed, closed_error after close(),
@@ -143,8 +143,8 @@ public:
     explicit operator bool() const noexcept { return t_ != nullptr; }
 
 private:
-    detail::stream_transport& t() const;
-    std::shared_ptr<detail::stream_transport> t_;
+    detail::transport& t() const;
+    std::shared_ptr<detail::transport> t_;
 };
 
 struct stream_options {
