@@ -3,6 +3,7 @@
 // serve_forever bookkeeping.
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <mutex>
 #include <optional>
 #include <unordered_set>
@@ -21,6 +22,12 @@
 #include <weft/wait_for.hpp>
 
 #include "fd_transport.hpp"
+#include "transport.hpp"
+#if WEFT_HAVE_TLS
+#include <weft/tls/ssl_context.hpp>
+
+#include "tls_transport.hpp"
+#endif
 
 namespace weft {
 
@@ -84,8 +91,32 @@ void report(const std::string& message, std::exception_ptr e) {
 
 task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<fd_transport> t) {
     std::exception_ptr failure;
+    std::shared_ptr<transport> conn = t;
+#if WEFT_HAVE_TLS
+    if (st->options.ssl != nullptr) {
+        // The handshake first, within its timeout: a client that fails it
+        // (or stalls) never reaches the handler, and its connection is
+        // aborted by tls_transport::open. asyncio reports these to the
+        // loop's exception handler too ("SSL handshake failed").
+        tls_settings settings;
+        settings.context = st->options.ssl;
+        settings.server_side = true;
+        settings.handshake_timeout = st->options.ssl_handshake_timeout;
+        settings.shutdown_timeout = st->options.ssl_shutdown_timeout;
+        std::exception_ptr refused;
+        try {
+            conn = co_await tls_transport::open(t, std::move(settings), "weft::start_server");
+        } catch (const cancelled_error&) {
+            conn = nullptr;
+        } catch (...) {
+            conn = nullptr;
+            refused = std::current_exception();
+        }
+        if (refused) report("TLS handshake failed with " + t->peername().to_string(), refused);
+    }
+#endif
     try {
-        co_await st->handler(stream_reader(t, st->options.limit), stream_writer(t));
+        if (conn) co_await st->handler(stream_reader(conn, st->options.limit), stream_writer(conn));
     } catch (const cancelled_error&) {
         // The runner cancels every task at shutdown: nothing to report.
     } catch (const closed_error&) {
@@ -97,13 +128,14 @@ task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<fd_trans
     }
     if (failure) {
         report("Unhandled exception in client_connected_cb", failure);
-        t->abort();
-    } else if (t->reads_stopped()) {
+        conn->abort();
+    } else if (conn && t->reads_stopped()) {
         // close_clients() ended the handler's reads: close with a FIN and
         // read what the peer still sends until it closes too, so that no
         // unread byte makes the close a reset. The connection counts as
         // active until then (wait_closed waits; abort_clients ends it).
         try {
+            conn->close();  // TLS: close_notify first; the fd only half-closes
             co_await fd_transport::linger_close(t);
         } catch (const cancelled_error&) {
             t->abort();  // the runner is shutting down
@@ -301,9 +333,34 @@ std::size_t server::active_connections() const {
 
 namespace detail {
 namespace {
+// TLS settings that would fail every connection fail the start instead.
+void check_tls_options(const server_options& options) {
+    if (options.ssl == nullptr) return;
+#if WEFT_HAVE_TLS
+    if (options.ssl->purpose() != ssl_purpose::client_auth) {
+        throw std::invalid_argument(
+            "weft::start_server: a server needs an ssl_context made for it "
+            "(ssl_context::create_default(ssl_purpose::client_auth)), not a client's");
+    }
+    for (auto [name, value] : {std::pair{"ssl_handshake_timeout", options.ssl_handshake_timeout},
+                               std::pair{"ssl_shutdown_timeout", options.ssl_shutdown_timeout}}) {
+        if (!(value > 0) || std::isinf(value)) {
+            throw std::invalid_argument(std::string("weft::start_server: ") + name +
+                                        " must be a positive number of seconds, not " +
+                                        std::to_string(value));
+        }
+    }
+#else
+    throw std::invalid_argument(
+        "weft::start_server: ssl was given but weft was built without TLS (OpenSSL 3's "
+        "development files, Debian's libssl-dev, were not found)");
+#endif
+}
+
 server make_server(client_connected handler, std::vector<socket> listeners, server_options options,
                    std::string unix_path = {}) {
     if (!handler) throw std::invalid_argument("weft::start_server: no handler");
+    check_tls_options(options);
     auto st = std::make_shared<server_state>(std::move(handler), options);
     st->listeners = std::move(listeners);
     st->unix_path = std::move(unix_path);

@@ -18,6 +18,9 @@
 #include "io_wait.hpp"
 #include "scratch.hpp"
 #include "transport.hpp"
+#if WEFT_HAVE_TLS
+#include "tls_transport.hpp"
+#endif
 
 namespace weft {
 
@@ -422,9 +425,18 @@ std::pair<std::size_t, std::size_t> stream_writer::write_buffer_limits() const {
     return t().write_buffer_limits();
 }
 
+std::string stream_writer::selected_alpn_protocol() const {
+    return t().selected_alpn_protocol();
+}
+std::string stream_writer::tls_version() const {
+    return t().tls_version();
+}
+
 // ---- connecting
 
-std::pair<stream_reader, stream_writer> open_stream(socket s, std::size_t limit) {
+namespace {
+
+std::shared_ptr<detail::fd_transport> plain_transport(socket s) {
     if ((s.family() == AF_INET || s.family() == AF_INET6) && s.type() == SOCK_STREAM) {
         // asyncio (and Go) turn Nagle's algorithm off on TCP streams: a
         // request/response protocol must not wait for the delayed ACK.
@@ -433,7 +445,43 @@ std::pair<stream_reader, stream_writer> open_stream(socket s, std::size_t limit)
         } catch (const std::system_error&) {
         }
     }
-    auto t = detail::fd_transport::from_socket(std::move(s));
+    return detail::fd_transport::from_socket(std::move(s));
+}
+
+// The streams over a connected socket: plain, or TLS after its handshake
+// when options.ssl is set.
+task<std::pair<stream_reader, stream_writer>> connected_streams(socket s,
+                                                                const stream_options& options,
+                                                                std::string hostname,
+                                                                std::string what) {
+    auto raw = plain_transport(std::move(s));
+    std::shared_ptr<detail::transport> t = raw;
+    if (options.ssl != nullptr) {
+#if WEFT_HAVE_TLS
+        detail::tls_settings settings;
+        settings.context = options.ssl;
+        settings.server_hostname = options.server_hostname.empty()
+                                       ? std::move(hostname)
+                                       : std::string(options.server_hostname);
+        settings.handshake_timeout = options.ssl_handshake_timeout;
+        settings.shutdown_timeout = options.ssl_shutdown_timeout;
+        t = co_await detail::tls_transport::open(raw, std::move(settings), std::move(what));
+#else
+        raw->abort();
+        throw std::invalid_argument(what +
+                                    ": ssl was given but weft was built without TLS "
+                                    "(OpenSSL 3's development files, Debian's libssl-dev, were "
+                                    "not found)");
+#endif
+    }
+    co_return std::pair<stream_reader, stream_writer>{stream_reader(t, options.limit),
+                                                      stream_writer(t)};
+}
+
+}  // namespace
+
+std::pair<stream_reader, stream_writer> open_stream(socket s, std::size_t limit) {
+    auto t = plain_transport(std::move(s));
     return {stream_reader(t, limit), stream_writer(t)};
 }
 
@@ -442,14 +490,21 @@ task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, 
     std::vector<address_info> infos = co_await getaddrinfo(host, port, options.family, SOCK_STREAM);
     std::exception_ptr last;
     for (const address_info& ai : infos) {
+        std::optional<socket> connected;
         try {
             socket s(ai.family, SOCK_STREAM, ai.protocol);
             co_await sock_connect(s, ai.address);
-            co_return open_stream(std::move(s), options.limit);
+            connected.emplace(std::move(s));
         } catch (const cancelled_error&) {
             throw;
         } catch (...) {
             last = std::current_exception();
+        }
+        // A TLS failure is the server's answer, not this address's: raised
+        // as it is, without trying the next address.
+        if (connected) {
+            co_return co_await connected_streams(std::move(*connected), options, host,
+                                                 "weft::open_connection");
         }
     }
     if (last) std::rethrow_exception(last);
@@ -461,7 +516,8 @@ task<std::pair<stream_reader, stream_writer>> open_unix_connection(std::string p
                                                                    stream_options options) {
     socket s(AF_UNIX, SOCK_STREAM);
     co_await sock_connect(s, socket_address::unix_path(path));
-    co_return open_stream(std::move(s), options.limit);
+    co_return co_await connected_streams(std::move(s), options, std::string(),
+                                         "weft::open_unix_connection");
 }
 
 }  // namespace weft

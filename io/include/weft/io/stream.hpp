@@ -46,6 +46,8 @@
 
 namespace weft {
 
+class ssl_context;  // weft/tls/ssl_context.hpp
+
 namespace detail {
 class transport;
 struct reader_state;
@@ -140,6 +142,13 @@ public:
     // {low, high}, as asyncio's get_write_buffer_limits().
     std::pair<std::size_t, std::size_t> write_buffer_limits() const;
 
+    // TLS streams (asyncio's get_extra_info('ssl_object')): the protocol
+    // ALPN agreed on (selected_alpn_protocol()) and the TLS version
+    // ("TLSv1.3", "TLSv1.2"); "" for both on a plain stream, and "" for the
+    // protocol when the peers agreed on none.
+    std::string selected_alpn_protocol() const;
+    std::string tls_version() const;
+
     explicit operator bool() const noexcept { return t_ != nullptr; }
 
 private:
@@ -150,11 +159,34 @@ private:
 struct stream_options {
     std::size_t limit = default_stream_limit;  // the reader's limit
     int family = 0;                            // AF_UNSPEC, AF_INET, AF_INET6
+
+    // ---- TLS (asyncio's ssl=, server_hostname=, ssl_*_timeout=)
+    // A client context (ssl_context::create_default()): the stream speaks
+    // TLS through it. The context must outlive the call only.
+    const ssl_context* ssl = nullptr;
+    // The name sent in SNI and checked against the server's certificate;
+    // by default open_connection's host. A view, as subprocess_options'
+    // are (GCC 12 destroys a std::string in an aggregate built in braces
+    // inside a co_await twice): the string must outlive the awaited call.
+    std::string_view server_hostname{};
+    // Seconds the handshake may take before the connection is dropped with
+    // timeout_error.
+    double ssl_handshake_timeout = 60.0;
+    // Seconds close() waits for the queue and close_notify to go out before
+    // aborting the connection.
+    double ssl_shutdown_timeout = 30.0;
 };
 
 // asyncio.open_connection: resolves `host` (names on the resolver threads),
 // tries each address in turn, and returns a reader and writer over the first
 // connection made. Raises the last connection error otherwise.
+//
+// With options.ssl the streams speak TLS once the handshake is done (see
+// docs/io.md, "TLS"): a certificate refused raises ssl_certificate_error,
+// another handshake failure ssl_error, a handshake slower than
+// ssl_handshake_timeout timeout_error; nothing is left open after any of
+// them. Without TLS in the build (no libssl-dev) it raises
+// std::invalid_argument saying so.
 task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, std::uint16_t port,
                                                               stream_options options = {});
 // asyncio.open_unix_connection.
