@@ -467,6 +467,7 @@ task<std::pair<stream_reader, stream_writer>> connected_streams(socket s,
         settings.shutdown_timeout = options.ssl_shutdown_timeout;
         t = co_await detail::tls_transport::open(raw, std::move(settings), std::move(what));
 #else
+        (void)hostname;
         raw->abort();
         throw std::invalid_argument(what +
                                     ": ssl was given but weft was built without TLS "

@@ -5,6 +5,7 @@
 // asyncio mode (1 thread) and Go mode (2 workers) and checks for leaked fds.
 // The certificates come from the tls.make_certs fixture (make_certs.sh).
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -508,6 +509,142 @@ TEST_P(Tls, ClientRefusesAServerThatBreaksTheProtocol) {
                 << e.what();
         }
         EXPECT_TRUE(raised);
+        srv.close();
+        co_await srv.wait_closed();
+    }());
+}
+
+// ---- against OpenSSL's own tools and curl
+
+// A port free a moment ago, for a tool that must be told which to listen on.
+std::uint16_t free_port() {
+    weft::socket s(AF_INET, SOCK_STREAM);
+    s.bind(weft::socket_address::ip("127.0.0.1", 0));
+    return s.getsockname().port();
+}
+
+bool have_program(const char* name) {
+    return std::system((std::string("command -v ") + name + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+TEST_P(Tls, WeftClientAgainstOpenSslServer) {
+    run([]() -> weft::task<void> {
+        std::uint16_t port = free_port();
+        // -rev: each line is answered reversed; "CLOSE" ends the connection
+        // with close_notify.
+        std::vector<std::string> argv = {"openssl",
+                                         "s_server",
+                                         "-4",
+                                         "-accept",
+                                         "127.0.0.1:" + std::to_string(port),
+                                         "-cert",
+                                         cert("localhost.pem"),
+                                         "-key",
+                                         cert("localhost.key"),
+                                         "-alpn",
+                                         "http/1.1,echo/1",
+                                         "-rev",
+                                         "-naccept",
+                                         "1"};
+        weft::process server = co_await weft::create_subprocess_exec(
+            argv, {.std_out = weft::stdio::pipe, .std_err = weft::stdio::to_stdout});
+        std::string out;
+        for (std::string line;
+             (line = co_await weft::wait_for(server.std_out->readline(), 10.0)) != "ACCEPT\n";) {
+            out += line;
+            CO_ASSERT_TRUE(!line.empty());  // s_server ended before listening
+        }
+        auto cctx = client_ctx();
+        cctx.set_alpn_protocols({"echo/1"});
+        auto [reader, writer] = co_await weft::open_connection(
+            "127.0.0.1", port, {.ssl = &cctx, .server_hostname = "localhost"});
+        EXPECT_EQ(writer.selected_alpn_protocol(), "echo/1");
+        writer.write("hello\n");
+        EXPECT_EQ(co_await weft::wait_for(reader.readline(), 10.0), "olleh\n");
+        writer.write("CLOSE\n");
+        // s_server's close_notify: a clean end of the stream.
+        EXPECT_EQ(co_await weft::wait_for(reader.read(), 10.0), "");
+        writer.close();
+        co_await writer.wait_closed();
+        auto [rest, err] = co_await weft::wait_for(server.communicate(), 10.0);
+        out += rest;
+        EXPECT_EQ(co_await server.wait(), 0) << out;
+        EXPECT_NE(out.find("ALPN protocols selected: echo/1"), std::string::npos) << out;
+    }());
+}
+
+weft::task<void> greet(weft::stream_reader reader, weft::stream_writer writer) {
+    std::string line = co_await reader.readline();
+    writer.write("weft got " + line.substr(0, line.size() - 1) + " over " + writer.tls_version() +
+                 " alpn=" + writer.selected_alpn_protocol() + "\n");
+    co_await writer.drain();
+    writer.close();
+    co_await writer.wait_closed();
+}
+
+TEST_P(Tls, OpenSslClientAgainstWeftServer) {
+    run([]() -> weft::task<void> {
+        auto sctx = server_ctx();
+        sctx.set_alpn_protocols({"echo/1"});
+        weft::server srv = co_await weft::start_server(greet, "127.0.0.1", 0, {.ssl = &sctx});
+        std::vector<std::string> argv = {"openssl",
+                                         "s_client",
+                                         "-connect",
+                                         "127.0.0.1:" + std::to_string(srv.addresses()[0].port()),
+                                         "-servername",
+                                         "localhost",
+                                         "-CAfile",
+                                         cert("ca.pem"),
+                                         "-verify_return_error",
+                                         "-verify_hostname",
+                                         "localhost",
+                                         "-alpn",
+                                         "echo/1",
+                                         "-quiet"};  // -quiet: waits for the server to close
+        weft::process client =
+            co_await weft::create_subprocess_exec(argv, {.std_in = weft::stdio::pipe,
+                                                         .std_out = weft::stdio::pipe,
+                                                         .std_err = weft::stdio::pipe});
+        auto [out, err] = co_await weft::wait_for(client.communicate("ping\n"), 10.0);
+        EXPECT_EQ(co_await client.wait(), 0) << out << err;
+        EXPECT_EQ(out, "weft got ping over TLSv1.3 alpn=echo/1\n") << err;
+        co_await eventually([&] { return srv.active_connections() == 0; });
+        srv.close();
+        co_await srv.wait_closed();
+    }());
+}
+
+weft::task<void> https_hello(weft::stream_reader reader, weft::stream_writer writer) {
+    std::string request = co_await reader.readuntil("\r\n\r\n");
+    std::string body = "hello over " + writer.tls_version() +
+                       " alpn=" + writer.selected_alpn_protocol() + " for " +
+                       request.substr(0, request.find("\r\n")) + "\n";
+    writer.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+                 "\r\nConnection: close\r\n\r\n" + body);
+    co_await writer.drain();
+    writer.close();
+    co_await writer.wait_closed();
+}
+
+TEST_P(Tls, CurlAgainstWeftServer) {
+    if (!have_program("curl")) GTEST_SKIP() << "no curl command (Debian package curl)";
+    run([]() -> weft::task<void> {
+        auto sctx = server_ctx();
+        sctx.set_alpn_protocols({"http/1.1"});
+        weft::server srv = co_await weft::start_server(https_hello, "127.0.0.1", 0, {.ssl = &sctx});
+        std::string url = "https://localhost:" + std::to_string(srv.addresses()[0].port()) + "/x";
+        std::vector<std::string> argv = {
+            "curl",       "-sS",
+            "--max-time", "10",
+            "--cacert",   cert("ca.pem"),
+            "--resolve",  "localhost:" + std::to_string(srv.addresses()[0].port()) + ":127.0.0.1",
+            url};
+        weft::process curl = co_await weft::create_subprocess_exec(
+            argv, {.std_out = weft::stdio::pipe, .std_err = weft::stdio::pipe});
+        auto [out, err] = co_await weft::wait_for(curl.communicate(), 15.0);
+        EXPECT_EQ(co_await curl.wait(), 0) << err;
+        EXPECT_EQ(out, "hello over TLSv1.3 alpn=http/1.1 for GET /x HTTP/1.1\n") << err;
+        co_await eventually([&] { return srv.active_connections() == 0; });
         srv.close();
         co_await srv.wait_closed();
     }());
