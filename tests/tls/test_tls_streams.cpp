@@ -344,6 +344,7 @@ weft::task<void> expect_refused(std::string server_cert, std::string host, std::
         std::string what = e.what();
         EXPECT_NE(what.find("certificate verify failed: " + reason), std::string::npos) << what;
         EXPECT_NE(what.find("weft::open_connection"), std::string::npos) << what;
+        EXPECT_NE(e.verify_code(), 0);  // X509_V_OK is 0
     }
     EXPECT_TRUE(raised) << "expected a refusal: " << reason;
     // The server saw the client's alert: reported, the handler never ran.
