@@ -385,6 +385,55 @@ TEST_P(Tls, IpAddressIsCheckedAgainstTheCertificate) {
     }());
 }
 
+// Client certificates: a server that requires one verifies it against its
+// CA; a client without one gets through its own handshake (TLS 1.3 checks
+// the client after the client has finished) and then reads the server's
+// alert as an ssl_error naming it.
+TEST_P(Tls, ClientCertificateRequiredByTheServer) {
+    run([]() -> weft::task<void> {
+        reports r;
+        r.install();
+        auto sctx = server_ctx();
+        sctx.load_verify_locations(cert("ca.pem"));
+        sctx.set_verify_mode(weft::ssl_verify::required);
+        weft::server srv = co_await weft::start_server(echo, "127.0.0.1", 0, {.ssl = &sctx});
+        std::uint16_t port = srv.addresses()[0].port();
+        {
+            auto cctx = client_ctx();
+            cctx.load_cert_chain(cert("localhost.pem"), cert("localhost.key"));
+            auto [reader, writer] =
+                co_await weft::open_connection("localhost", port, {.ssl = &cctx});
+            writer.write("with a certificate\n");
+            EXPECT_EQ(co_await reader.readline(), "with a certificate\n");
+            writer.close();
+            co_await writer.wait_closed();
+        }
+        {
+            auto cctx = client_ctx();
+            auto [reader, writer] =
+                co_await weft::open_connection("localhost", port, {.ssl = &cctx});
+            // Nothing written first: unread bytes would make the server's
+            // close a reset, which could overtake its alert.
+            bool refused = false;
+            try {
+                co_await weft::wait_for(reader.read(), 10.0);
+            } catch (const weft::ssl_error& e) {
+                refused = std::string(e.what()).find("certificate required") != std::string::npos;
+                EXPECT_TRUE(refused) << e.what();
+            }
+            EXPECT_TRUE(refused);
+            // The connection is broken for writes too.
+            EXPECT_THROW(writer.write("after the alert\n"), weft::ssl_error);
+        }
+        co_await eventually(
+            [&] { return r.all().find("TLS handshake failed") != std::string::npos; });
+        EXPECT_NE(r.all().find("peer did not return a certificate"), std::string::npos) << r.all();
+        co_await eventually([&] { return srv.active_connections() == 0; });
+        srv.close();
+        co_await srv.wait_closed();
+    }());
+}
+
 // ---- refusals: the server's
 
 // A raw TCP peer of a TLS server: connects, sends `send`, then either
