@@ -22,6 +22,7 @@
 #include <weft/wait_for.hpp>
 
 #include "fd_transport.hpp"
+#include "stream_link.hpp"
 #include "transport.hpp"
 #if WEFT_HAVE_TLS
 #include <weft/tls/ssl_context.hpp>
@@ -115,8 +116,14 @@ task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<fd_trans
         if (refused) report("TLS handshake failed with " + t->peername().to_string(), refused);
     }
 #endif
+    // The handler's streams share a link: a start_tls in the handler
+    // upgrades both, and the close below uses what the link has then.
+    std::shared_ptr<stream_link> link;
     try {
-        if (conn) co_await st->handler(stream_reader(conn, st->options.limit), stream_writer(conn));
+        if (conn) {
+            link = std::make_shared<stream_link>(conn);
+            co_await st->handler(stream_reader(link, st->options.limit), stream_writer(link));
+        }
     } catch (const cancelled_error&) {
         // The runner cancels every task at shutdown: nothing to report.
     } catch (const closed_error&) {
@@ -128,14 +135,14 @@ task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<fd_trans
     }
     if (failure) {
         report("Unhandled exception in client_connected_cb", failure);
-        conn->abort();
-    } else if (conn && t->reads_stopped()) {
+        t->abort();
+    } else if (link && t->reads_stopped()) {
         // close_clients() ended the handler's reads: close with a FIN and
         // read what the peer still sends until it closes too, so that no
         // unread byte makes the close a reset. The connection counts as
         // active until then (wait_closed waits; abort_clients ends it).
         try {
-            conn->close();  // TLS: close_notify first; the fd only half-closes
+            link->get().close();  // TLS: close_notify first; the fd only half-closes
             co_await fd_transport::linger_close(t);
         } catch (const cancelled_error&) {
             t->abort();  // the runner is shutting down

@@ -85,7 +85,8 @@ tls_transport::~tls_transport() {
 }
 
 task<std::shared_ptr<tls_transport>> tls_transport::open(std::shared_ptr<fd_transport> raw,
-                                                         tls_settings settings, std::string what) {
+                                                         tls_settings settings, std::string what,
+                                                         std::string early) {
     std::shared_ptr<tls_transport> t;
     std::exception_ptr failure;
     try {
@@ -124,6 +125,7 @@ task<std::shared_ptr<tls_transport>> tls_transport::open(std::shared_ptr<fd_tran
             throw ssl_error(what + ": BIO_new" + openssl_reasons());
         }
         SSL_set_bio(t->ssl_, t->rbio_, t->wbio_);
+        if (!early.empty()) BIO_write(t->rbio_, early.data(), static_cast<int>(early.size()));
         // TLS 1.2 renegotiation would make a write wait for a read; TLS 1.3
         // has none. Refused, as most servers do.
         SSL_set_options(t->ssl_, SSL_OP_NO_RENEGOTIATION);

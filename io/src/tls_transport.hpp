@@ -66,8 +66,11 @@ public:
     // garbage from the peer, the timeout, a cancellation) the fd transport
     // is aborted, so nothing is left open, and the error is raised with
     // `what` (the weft call) in its message.
+    // `early`: bytes of the peer's already received (start_tls: what the
+    // reader had read ahead), handshake input before the socket's.
     static task<std::shared_ptr<tls_transport>> open(std::shared_ptr<fd_transport> raw,
-                                                     tls_settings settings, std::string what);
+                                                     tls_settings settings, std::string what,
+                                                     std::string early = {});
 
     const std::shared_ptr<fd_transport>& raw() const noexcept { return raw_; }
 

@@ -598,6 +598,130 @@ TEST_P(Tls, ClientRefusesAServerThatBreaksTheProtocol) {
     }());
 }
 
+// ---- start_tls: a plain connection upgraded (STARTTLS, as SMTP and IMAP do)
+
+// Reads "STARTTLS", answers "GO" (with `go`), upgrades, then echoes lines
+// over TLS. Without `go` the client starts its handshake right behind its
+// command; the pause makes both arrive before the server's first read, so
+// that its reader has the ClientHello read ahead when it upgrades.
+weft::task<void> starttls_server(const weft::ssl_context* ctx, bool go, weft::stream_reader reader,
+                                 weft::stream_writer writer) {
+    if (!go) co_await weft::sleep(0.05);
+    std::string command = co_await reader.readline();
+    if (command != "STARTTLS\n") co_return;
+    if (go) {
+        writer.write("GO\n");
+        co_await writer.drain();
+    }
+    co_await writer.start_tls(*ctx);
+    for (;;) {
+        std::string line = co_await reader.readline();
+        if (line.empty()) break;
+        writer.write(line);
+        co_await writer.drain();
+    }
+    writer.close();
+    co_await writer.wait_closed();
+}
+
+weft::task<void> starttls_round_trip(bool go) {
+    auto sctx = server_ctx();
+    const weft::ssl_context* sp = &sctx;
+    weft::server srv = co_await weft::start_server(
+        [sp, go](weft::stream_reader r, weft::stream_writer w) {
+            return starttls_server(sp, go, std::move(r), std::move(w));
+        },
+        "127.0.0.1", 0);
+    auto cctx = client_ctx();
+    auto [reader, writer] = co_await weft::open_connection("127.0.0.1", srv.addresses()[0].port());
+    weft::stream_reader reader_copy = reader;  // made before: upgraded all the same
+    weft::stream_writer writer_copy = writer;
+    EXPECT_EQ(writer.tls_version(), "");
+    writer.write("STARTTLS\n");
+    if (go) {
+        EXPECT_EQ(co_await reader.readline(), "GO\n");
+    }
+    co_await writer.start_tls(cctx, {.server_hostname = "localhost"});
+    EXPECT_EQ(writer_copy.tls_version(), "TLSv1.3");
+    writer_copy.write("secret\n");
+    EXPECT_EQ(co_await reader_copy.readline(), "secret\n");
+    writer.close();
+    co_await writer.wait_closed();
+    co_await eventually([&] { return srv.active_connections() == 0; });
+    EXPECT_EQ(srv.active_connections(), 0u);
+    srv.close();
+    co_await srv.wait_closed();
+}
+
+TEST_P(Tls, StartTlsUpgradesAPlainConnection) {
+    run(starttls_round_trip(true));
+}
+
+TEST_P(Tls, StartTlsHandsReadAheadBytesToTheHandshake) {
+    run(starttls_round_trip(false));
+}
+
+TEST_P(Tls, StartTlsMisuseIsRefused) {
+    run([]() -> weft::task<void> {
+        auto sctx = server_ctx();
+        auto cctx = client_ctx();
+        weft::server srv = co_await weft::start_server(echo, "127.0.0.1", 0, {.ssl = &sctx});
+        std::uint16_t port = srv.addresses()[0].port();
+        {
+            // Already TLS.
+            auto [reader, writer] =
+                co_await weft::open_connection("localhost", port, {.ssl = &cctx});
+            bool refused = false;
+            try {
+                co_await writer.start_tls(cctx, {.server_hostname = "localhost"});
+            } catch (const std::logic_error& e) {
+                refused = std::string(e.what()).find("already speaks TLS") != std::string::npos;
+            }
+            EXPECT_TRUE(refused);
+            writer.close();
+            co_await writer.wait_closed();
+        }
+        weft::server plain = co_await weft::start_server(echo, "127.0.0.1", 0);
+        {
+            // A read pending: its bytes would be the handshake's.
+            auto [reader, writer] =
+                co_await weft::open_connection("127.0.0.1", plain.addresses()[0].port());
+            auto pending = weft::create_task(reader.read(10));
+            co_await weft::sleep(0.01);
+            bool refused = false;
+            try {
+                co_await writer.start_tls(cctx, {.server_hostname = "localhost"});
+            } catch (const std::logic_error& e) {
+                refused = std::string(e.what()).find("already waiting") != std::string::npos;
+            }
+            EXPECT_TRUE(refused);
+            writer.close();
+            try {
+                co_await pending;
+            } catch (const weft::closed_error&) {
+            }
+        }
+        {
+            // A pipe.
+            std::vector<std::string> argv = {"cat"};
+            weft::process cat = co_await weft::create_subprocess_exec(
+                argv, {.std_in = weft::stdio::pipe, .std_out = weft::stdio::devnull});
+            bool refused = false;
+            try {
+                co_await cat.std_in->start_tls(cctx, {.server_hostname = "localhost"});
+            } catch (const std::logic_error& e) {
+                refused = std::string(e.what()).find("not a pipe") != std::string::npos;
+            }
+            EXPECT_TRUE(refused);
+            co_await cat.communicate();
+        }
+        plain.close();
+        co_await plain.wait_closed();
+        srv.close();
+        co_await srv.wait_closed();
+    }());
+}
+
 // ---- against OpenSSL's own tools and curl
 
 // A port free a moment ago, for a tool that must be told which to listen on.

@@ -51,6 +51,7 @@ class ssl_context;  // weft/tls/ssl_context.hpp
 namespace detail {
 class transport;
 struct reader_state;
+struct stream_link;
 }  // namespace detail
 
 // asyncio's _DEFAULT_LIMIT: how much readuntil/readline may buffer.
@@ -89,19 +90,31 @@ public:
     // Bytes received and not read yet.
     std::size_t buffered() const;
 
-    // For weft's own use: a reader over a transport.
+    // For weft's own use: a reader over a transport, alone or sharing it
+    // with a writer.
     explicit stream_reader(std::shared_ptr<detail::transport> t,
                            std::size_t limit = default_stream_limit);
+    stream_reader(std::shared_ptr<detail::stream_link> link, std::size_t limit);
 
 private:
     std::shared_ptr<detail::reader_state> s_;
+};
+
+// stream_writer::start_tls's settings (asyncio's keyword arguments).
+struct start_tls_options {
+    // A client's SNI name and the name its certificate must carry. A view
+    // (see stream_options::server_hostname).
+    std::string_view server_hostname{};
+    double ssl_handshake_timeout = 60.0;
+    double ssl_shutdown_timeout = 30.0;
 };
 
 class stream_writer {
 public:
     // No stream: every method raises std::logic_error.
     stream_writer() noexcept = default;
-    explicit stream_writer(std::shared_ptr<detail::transport> t) noexcept;
+    explicit stream_writer(std::shared_ptr<detail::transport> t);
+    explicit stream_writer(std::shared_ptr<detail::stream_link> link) noexcept;
 
     // Queues `data` (sending at once when nothing is queued). Raises the
     // connection's error if it failed, closed_error after close(),
@@ -149,11 +162,23 @@ public:
     std::string selected_alpn_protocol() const;
     std::string tls_version() const;
 
-    explicit operator bool() const noexcept { return t_ != nullptr; }
+    // asyncio 3.11's StreamWriter.start_tls: upgrades the open connection
+    // to TLS, as a client with a client context (ssl_purpose::server_auth)
+    // or as a server with a server's. Once it returns, this writer, its
+    // reader and all their copies speak TLS. Bytes the reader had received
+    // ahead (the peer's first TLS bytes) go to the handshake. No other task
+    // may use the stream meanwhile: a read pending or started during the
+    // handshake raises std::logic_error. Failures are open_connection's
+    // (docs/io.md, "TLS"), and the connection is closed after one. Raises
+    // std::logic_error on a stream that is not a socket or already speaks
+    // TLS, std::invalid_argument without TLS in the build.
+    task<void> start_tls(const ssl_context& context, start_tls_options options = {});
+
+    explicit operator bool() const noexcept { return l_ != nullptr; }
 
 private:
     detail::transport& t() const;
-    std::shared_ptr<detail::transport> t_;
+    std::shared_ptr<detail::stream_link> l_;
 };
 
 struct stream_options {
