@@ -292,9 +292,18 @@ std::string test_cert(const std::string& name) {
     return std::string(WEFT_TLS_CERT_DIR) + "/" + name;
 }
 
+bool have_test_certs() {
+    return ::access(test_cert("ca.pem").c_str(), R_OK) == 0;
+}
+#define SKIP_WITHOUT_TEST_CERTS()                                   \
+    if (!have_test_certs())                                         \
+    GTEST_SKIP() << "no test certificates in " << WEFT_TLS_CERT_DIR \
+                 << " (made by the tls.make_certs test, which needs the openssl command)"
+
 // The TLS pair against each other: clients verify the server against the
 // test CA; one that trusts only the system's store is refused, naming why.
 TEST_P(Examples, TlsEchoServer) {
+    SKIP_WITHOUT_TEST_CERTS();
     server s("tls_echo_server", GetParam(),
              {"--cert", test_cert("localhost.pem"), "--key", test_cert("localhost.key")});
     ASSERT_GT(s.port(), 0) << s.first_line();
@@ -333,6 +342,7 @@ TEST_P(Examples, TlsEchoServer) {
 }
 
 TEST_P(Examples, TlsEchoClient) {
+    SKIP_WITHOUT_TEST_CERTS();
     server s("tls_echo_server", 1,
              {"--cert", test_cert("localhost.pem"), "--key", test_cert("localhost.key")});
     result r = run_to_end({example("tls_echo_client"), "--port", std::to_string(s.port()),
