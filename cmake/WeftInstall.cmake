@@ -10,14 +10,25 @@ set_target_properties(weft_scheduler weft_io weft_executors PROPERTIES
 
 # weft::cli (weft/cli.hpp) is exported with the rest; only it names CLI11,
 # which find_package(weft COMPONENTS cli) requires (weftConfig.cmake.in).
-install(TARGETS weft weft_cli weft_scheduler weft_io weft_executors
+# weft::tls with them when OpenSSL 3 was found: weft::io's TLS streams link it.
+set(WEFT_INSTALL_TARGETS weft weft_cli weft_scheduler weft_io weft_executors)
+set(WEFT_INSTALL_INCLUDES include/ scheduler/include/ io/include/ executors/include/)
+set(WEFT_HAVE_TLS OFF)
+if(TARGET weft_tls)
+    set(WEFT_HAVE_TLS ON)
+    list(APPEND WEFT_INSTALL_TARGETS weft_tls)
+    list(APPEND WEFT_INSTALL_INCLUDES tls/include/)
+    set_target_properties(weft_tls PROPERTIES
+        VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+endif()
+install(TARGETS ${WEFT_INSTALL_TARGETS}
         EXPORT weftTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # weft::mpi_executor is built only where MPI is found and is not installed
 # (yet), so neither is its header.
-install(DIRECTORY include/ scheduler/include/ io/include/ executors/include/
+install(DIRECTORY ${WEFT_INSTALL_INCLUDES}
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp"
         PATTERN "mpi_world.hpp" EXCLUDE PATTERN "mpi_executor.hpp" EXCLUDE)
 install(FILES ${WEFT_GENERATED_INCLUDE_DIR}/weft/version.hpp
@@ -39,6 +50,11 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/weftConfig.cmake
 set(WEFT_PC_REQUIRES "tbb")
 if(WEFT_HAVE_URING)
     string(APPEND WEFT_PC_REQUIRES " liburing")
+endif()
+set(WEFT_PC_TLS_LIB "")
+if(WEFT_HAVE_TLS)
+    string(APPEND WEFT_PC_REQUIRES " libssl")
+    set(WEFT_PC_TLS_LIB " -lweft_tls")
 endif()
 if(BUILD_SHARED_LIBS)
     set(WEFT_PC_TBB "Requires.private: ${WEFT_PC_REQUIRES}")

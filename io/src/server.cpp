@@ -3,6 +3,7 @@
 // serve_forever bookkeeping.
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <mutex>
 #include <optional>
 #include <unordered_set>
@@ -20,7 +21,14 @@
 #include <weft/task_handle.hpp>
 #include <weft/wait_for.hpp>
 
+#include "fd_transport.hpp"
+#include "stream_link.hpp"
 #include "transport.hpp"
+#if WEFT_HAVE_TLS
+#include <weft/tls/ssl_context.hpp>
+
+#include "tls_transport.hpp"
+#endif
 
 namespace weft {
 
@@ -43,7 +51,7 @@ struct server_state {
     bool closed = false;
     bool clients_closed = false;  // close_clients/abort_clients was called
     std::size_t active = 0;
-    std::unordered_set<stream_transport*> clients;  // each kept alive by its task
+    std::unordered_set<fd_transport*> clients;  // each kept alive by its task
     std::vector<future<void>> closed_waiters;
     std::optional<future<void>> forever;
 
@@ -82,10 +90,40 @@ void report(const std::string& message, std::exception_ptr e) {
     }
 }
 
-task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<stream_transport> t) {
+task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<fd_transport> t) {
     std::exception_ptr failure;
+    std::shared_ptr<transport> conn = t;
+#if WEFT_HAVE_TLS
+    if (st->options.ssl != nullptr) {
+        // The handshake first, within its timeout: a client that fails it
+        // (or stalls) never reaches the handler, and its connection is
+        // aborted by tls_transport::open. asyncio reports these to the
+        // loop's exception handler too ("SSL handshake failed").
+        tls_settings settings;
+        settings.context = st->options.ssl;
+        settings.server_side = true;
+        settings.handshake_timeout = st->options.ssl_handshake_timeout;
+        settings.shutdown_timeout = st->options.ssl_shutdown_timeout;
+        std::exception_ptr refused;
+        try {
+            conn = co_await tls_transport::open(t, std::move(settings), "weft::start_server");
+        } catch (const cancelled_error&) {
+            conn = nullptr;
+        } catch (...) {
+            conn = nullptr;
+            refused = std::current_exception();
+        }
+        if (refused) report("TLS handshake failed with " + t->peername().to_string(), refused);
+    }
+#endif
+    // The handler's streams share a link: a start_tls in the handler
+    // upgrades both, and the close below uses what the link has then.
+    std::shared_ptr<stream_link> link;
     try {
-        co_await st->handler(stream_reader(t, st->options.limit), stream_writer(t));
+        if (conn) {
+            link = std::make_shared<stream_link>(conn);
+            co_await st->handler(stream_reader(link, st->options.limit), stream_writer(link));
+        }
     } catch (const cancelled_error&) {
         // The runner cancels every task at shutdown: nothing to report.
     } catch (const closed_error&) {
@@ -98,13 +136,14 @@ task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<stream_t
     if (failure) {
         report("Unhandled exception in client_connected_cb", failure);
         t->abort();
-    } else if (t->reads_stopped()) {
+    } else if (link && t->reads_stopped()) {
         // close_clients() ended the handler's reads: close with a FIN and
         // read what the peer still sends until it closes too, so that no
         // unread byte makes the close a reset. The connection counts as
         // active until then (wait_closed waits; abort_clients ends it).
         try {
-            co_await stream_transport::linger_close(t);
+            link->get().close();  // TLS: close_notify first; the fd only half-closes
+            co_await fd_transport::linger_close(t);
         } catch (const cancelled_error&) {
             t->abort();  // the runner is shutting down
         }
@@ -147,7 +186,7 @@ task<void> accept_loop(std::shared_ptr<server_state> st, std::size_t index) {
             continue;
         }
         delay = 0;
-        std::shared_ptr<stream_transport> t;
+        std::shared_ptr<fd_transport> t;
         {
             socket& s = conn->first;
             if ((s.family() == AF_INET || s.family() == AF_INET6)) {
@@ -156,7 +195,7 @@ task<void> accept_loop(std::shared_ptr<server_state> st, std::size_t index) {
                 } catch (const std::system_error&) {
                 }
             }
-            t = stream_transport::from_socket(std::move(s));
+            t = fd_transport::from_socket(std::move(s));
         }
         {
             std::lock_guard lock(st->mutex);
@@ -240,7 +279,7 @@ void server::close_clients() {
     if (!s_) return;
     std::lock_guard lock(s_->mutex);
     s_->clients_closed = true;
-    for (detail::stream_transport* t : s_->clients)
+    for (detail::fd_transport* t : s_->clients)
         t->stop_reading();
 }
 
@@ -248,7 +287,7 @@ void server::abort_clients() {
     if (!s_) return;
     std::lock_guard lock(s_->mutex);
     s_->clients_closed = true;
-    for (detail::stream_transport* t : s_->clients)
+    for (detail::fd_transport* t : s_->clients)
         t->abort();
 }
 
@@ -301,9 +340,34 @@ std::size_t server::active_connections() const {
 
 namespace detail {
 namespace {
+// TLS settings that would fail every connection fail the start instead.
+void check_tls_options(const server_options& options) {
+    if (options.ssl == nullptr) return;
+#if WEFT_HAVE_TLS
+    if (options.ssl->purpose() != ssl_purpose::client_auth) {
+        throw std::invalid_argument(
+            "weft::start_server: a server needs an ssl_context made for it "
+            "(ssl_context::create_default(ssl_purpose::client_auth)), not a client's");
+    }
+    for (auto [name, value] : {std::pair{"ssl_handshake_timeout", options.ssl_handshake_timeout},
+                               std::pair{"ssl_shutdown_timeout", options.ssl_shutdown_timeout}}) {
+        if (!(value > 0) || std::isinf(value)) {
+            throw std::invalid_argument(std::string("weft::start_server: ") + name +
+                                        " must be a positive number of seconds, not " +
+                                        std::to_string(value));
+        }
+    }
+#else
+    throw std::invalid_argument(
+        "weft::start_server: ssl was given but weft was built without TLS (OpenSSL 3's "
+        "development files, Debian's libssl-dev, were not found)");
+#endif
+}
+
 server make_server(client_connected handler, std::vector<socket> listeners, server_options options,
                    std::string unix_path = {}) {
     if (!handler) throw std::invalid_argument("weft::start_server: no handler");
+    check_tls_options(options);
     auto st = std::make_shared<server_state>(std::move(handler), options);
     st->listeners = std::move(listeners);
     st->unix_path = std::move(unix_path);

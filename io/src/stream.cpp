@@ -14,9 +14,16 @@
 #include <weft/io/stream.hpp>
 #include <weft/sleep.hpp>
 
+#include "fd_transport.hpp"
 #include "io_wait.hpp"
 #include "scratch.hpp"
+#include "stream_link.hpp"
 #include "transport.hpp"
+#if WEFT_HAVE_TLS
+#include <weft/tls/ssl_context.hpp>
+
+#include "tls_transport.hpp"
+#endif
 
 namespace weft {
 
@@ -25,11 +32,11 @@ namespace detail {
 // A reader's state. The reading task alone receives; `mutex` guards what
 // feed_data/feed_eof/set_exception (any task, any worker) touch too.
 struct reader_state {
-    reader_state(std::size_t lim, std::shared_ptr<stream_transport> tr)
-        : limit(lim), transport(std::move(tr)) {}
+    reader_state(std::size_t lim, std::shared_ptr<stream_link> l)
+        : limit(lim), link(std::move(l)) {}
 
     const std::size_t limit;
-    const std::shared_ptr<stream_transport> transport;  // null: fed by hand
+    const std::shared_ptr<stream_link> link;  // null: fed by hand
 
     mutable std::mutex mutex;
     std::string buf;  // received bytes, unread from `pos` on
@@ -102,14 +109,11 @@ std::string op_name(const char* what) {
 // `append`, else returned. "" (and eof set) at the end of the stream.
 task<std::string> receive(std::shared_ptr<reader_state> s, const char* what, std::size_t max,
                           bool append) {
-    stream_transport& t = *s->transport;
+    transport& t = s->link->get();
     io_handle h = t.handle();
     max = std::min(max, scratch_size);
     for (;;) {
-        io_attempt a = try_io(
-            h, io_dir::read, [&](int fd) { return t.receive(fd, scratch_buffer(), max); }, true);
-        if (a.n > 0 && static_cast<std::size_t>(a.n) < max)
-            h.entry->note_drained(io_dir::read, a.seq);
+        io_attempt a = t.try_receive(scratch_buffer(), max);
         if (a.closed) throw closed_error(op_name(what) + ": the stream is closed");
         if (a.again) {
             // The server is closing its clients gracefully: nothing more is
@@ -155,7 +159,7 @@ task<std::string> receive(std::shared_ptr<reader_state> s, const char* what, std
 // asyncio's _wait_for_data: returns once the buffer grew, the stream ended,
 // or an exception was set.
 task<void> wait_for_data(std::shared_ptr<reader_state> s, const char* what) {
-    if (s->transport) {
+    if (s->link) {
         co_await receive(s, what, scratch_size, true);
         co_return;
     }
@@ -189,7 +193,7 @@ task<std::string> do_read(std::shared_ptr<reader_state> s, std::ptrdiff_t n) {
             co_await wait_for_data(s, "read");
         }
     }
-    if (s->transport) {
+    if (s->link) {
         // The buffer is empty: receive straight into the result.
         {
             std::lock_guard lock(s->mutex);
@@ -300,9 +304,14 @@ stream_reader::stream_reader(std::size_t limit)
     if (limit == 0) throw std::invalid_argument("weft::stream_reader: the limit must be positive");
 }
 
-stream_reader::stream_reader(std::shared_ptr<detail::stream_transport> t, std::size_t limit)
-    : s_(std::make_shared<detail::reader_state>(limit, std::move(t))) {
+stream_reader::stream_reader(std::shared_ptr<detail::transport> t, std::size_t limit)
+    : stream_reader(std::make_shared<detail::stream_link>(std::move(t)), limit) {}
+
+stream_reader::stream_reader(std::shared_ptr<detail::stream_link> link, std::size_t limit)
+    : s_(std::make_shared<detail::reader_state>(limit, link)) {
     if (limit == 0) throw std::invalid_argument("weft::stream_reader: the limit must be positive");
+    std::lock_guard lock(link->mutex);
+    link->reader = s_;
 }
 
 task<std::string> stream_reader::read(std::ptrdiff_t n) {
@@ -371,12 +380,15 @@ std::size_t stream_reader::buffered() const {
 
 // ---- stream_writer
 
-stream_writer::stream_writer(std::shared_ptr<detail::stream_transport> t) noexcept
-    : t_(std::move(t)) {}
+stream_writer::stream_writer(std::shared_ptr<detail::transport> t)
+    : l_(std::make_shared<detail::stream_link>(std::move(t))) {}
 
-detail::stream_transport& stream_writer::t() const {
-    if (!t_) throw std::logic_error("weft::stream_writer: no stream (default-constructed)");
-    return *t_;
+stream_writer::stream_writer(std::shared_ptr<detail::stream_link> link) noexcept
+    : l_(std::move(link)) {}
+
+detail::transport& stream_writer::t() const {
+    if (!l_) throw std::logic_error("weft::stream_writer: no stream (default-constructed)");
+    return l_->get();
 }
 
 void stream_writer::write(std::string_view data) {
@@ -425,9 +437,70 @@ std::pair<std::size_t, std::size_t> stream_writer::write_buffer_limits() const {
     return t().write_buffer_limits();
 }
 
+std::string stream_writer::selected_alpn_protocol() const {
+    return t().selected_alpn_protocol();
+}
+std::string stream_writer::tls_version() const {
+    return t().tls_version();
+}
+
+task<void> stream_writer::start_tls(const ssl_context& context, start_tls_options options) {
+    const char* what = "weft::stream_writer::start_tls";
+    if (!l_) throw std::logic_error(std::string(what) + ": no stream (default-constructed)");
+    std::shared_ptr<detail::stream_link> link = l_;
+    auto raw = std::dynamic_pointer_cast<detail::fd_transport>(link->plain);
+    std::shared_ptr<detail::reader_state> reader;
+    {
+        std::lock_guard lock(link->mutex);
+        if (link->upgraded || link->upgrading || link->get().is_tls()) {
+            throw std::logic_error(std::string(what) + ": the stream already speaks TLS");
+        }
+        if (!raw || !raw->is_socket()) {
+            throw std::logic_error(std::string(what) + ": TLS needs a socket stream, not a pipe");
+        }
+        link->upgrading = true;
+        reader = link->reader.lock();
+    }
+    struct done_guard {
+        detail::stream_link& l;
+        ~done_guard() {
+            std::lock_guard lock(l.mutex);
+            l.upgrading = false;
+        }
+    } done{*link};
+#if WEFT_HAVE_TLS
+    // The reader is held for the handshake: a read now would take the
+    // peer's handshake bytes as data.
+    std::optional<detail::read_guard> held;
+    std::string early;
+    if (reader) {
+        held.emplace(*reader, "start_tls");
+        std::lock_guard lock(reader->mutex);
+        early = reader->take(reader->size());  // the peer's first TLS bytes, read ahead
+    }
+    detail::tls_settings settings;
+    settings.context = &context;
+    settings.server_side = context.purpose() == ssl_purpose::client_auth;
+    settings.server_hostname = std::string(options.server_hostname);
+    settings.handshake_timeout = options.ssl_handshake_timeout;
+    settings.shutdown_timeout = options.ssl_shutdown_timeout;
+    auto tls =
+        co_await detail::tls_transport::open(raw, std::move(settings), what, std::move(early));
+    link->upgrade(std::move(tls));
+#else
+    (void)context;
+    (void)options;
+    throw std::invalid_argument(std::string(what) +
+                                ": weft was built without TLS (OpenSSL 3's development files, "
+                                "Debian's libssl-dev, were not found)");
+#endif
+}
+
 // ---- connecting
 
-std::pair<stream_reader, stream_writer> open_stream(socket s, std::size_t limit) {
+namespace {
+
+std::shared_ptr<detail::fd_transport> plain_transport(socket s) {
     if ((s.family() == AF_INET || s.family() == AF_INET6) && s.type() == SOCK_STREAM) {
         // asyncio (and Go) turn Nagle's algorithm off on TCP streams: a
         // request/response protocol must not wait for the delayed ACK.
@@ -436,8 +509,49 @@ std::pair<stream_reader, stream_writer> open_stream(socket s, std::size_t limit)
         } catch (const std::system_error&) {
         }
     }
-    auto t = detail::stream_transport::from_socket(std::move(s));
-    return {stream_reader(t, limit), stream_writer(t)};
+    return detail::fd_transport::from_socket(std::move(s));
+}
+
+// The streams over a connected socket: plain, or TLS after its handshake
+// when options.ssl is set.
+task<std::pair<stream_reader, stream_writer>> connected_streams(socket s,
+                                                                const stream_options& options,
+                                                                std::string hostname,
+                                                                std::string what) {
+    auto raw = plain_transport(std::move(s));
+    std::shared_ptr<detail::transport> t = raw;
+    if (options.ssl != nullptr) {
+#if WEFT_HAVE_TLS
+        detail::tls_settings settings;
+        settings.context = options.ssl;
+        settings.server_hostname = options.server_hostname.empty()
+                                       ? std::move(hostname)
+                                       : std::string(options.server_hostname);
+        settings.handshake_timeout = options.ssl_handshake_timeout;
+        settings.shutdown_timeout = options.ssl_shutdown_timeout;
+        t = co_await detail::tls_transport::open(raw, std::move(settings), std::move(what));
+#else
+        (void)hostname;
+        raw->abort();
+        throw std::invalid_argument(what +
+                                    ": ssl was given but weft was built without TLS "
+                                    "(OpenSSL 3's development files, Debian's libssl-dev, were "
+                                    "not found)");
+#endif
+    }
+    co_return detail::make_streams(std::move(t), options.limit);
+}
+
+}  // namespace
+
+std::pair<stream_reader, stream_writer> detail::make_streams(std::shared_ptr<transport> t,
+                                                             std::size_t limit) {
+    auto link = std::make_shared<stream_link>(std::move(t));
+    return {stream_reader(link, limit), stream_writer(link)};
+}
+
+std::pair<stream_reader, stream_writer> open_stream(socket s, std::size_t limit) {
+    return detail::make_streams(plain_transport(std::move(s)), limit);
 }
 
 task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, std::uint16_t port,
@@ -445,14 +559,21 @@ task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, 
     std::vector<address_info> infos = co_await getaddrinfo(host, port, options.family, SOCK_STREAM);
     std::exception_ptr last;
     for (const address_info& ai : infos) {
+        std::optional<socket> connected;
         try {
             socket s(ai.family, SOCK_STREAM, ai.protocol);
             co_await sock_connect(s, ai.address);
-            co_return open_stream(std::move(s), options.limit);
+            connected.emplace(std::move(s));
         } catch (const cancelled_error&) {
             throw;
         } catch (...) {
             last = std::current_exception();
+        }
+        // A TLS failure is the server's answer, not this address's: raised
+        // as it is, without trying the next address.
+        if (connected) {
+            co_return co_await connected_streams(std::move(*connected), options, host,
+                                                 "weft::open_connection");
         }
     }
     if (last) std::rethrow_exception(last);
@@ -464,7 +585,8 @@ task<std::pair<stream_reader, stream_writer>> open_unix_connection(std::string p
                                                                    stream_options options) {
     socket s(AF_UNIX, SOCK_STREAM);
     co_await sock_connect(s, socket_address::unix_path(path));
-    co_return open_stream(std::move(s), options.limit);
+    co_return co_await connected_streams(std::move(s), options, std::string(),
+                                         "weft::open_unix_connection");
 }
 
 }  // namespace weft

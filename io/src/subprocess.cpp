@@ -18,8 +18,8 @@
 #include <weft/io/subprocess.hpp>
 #include <weft/task_handle.hpp>
 
+#include "fd_transport.hpp"
 #include "io_wait.hpp"
-#include "transport.hpp"
 
 extern char** environ;
 
@@ -353,15 +353,15 @@ task<process> spawn(spawn_request req) {
     process p(st);
     if (ours[0] >= 0) {
         fds.release(ours[0]);
-        p.std_in.emplace(stream_transport::from_pipe(ours[0]));
+        p.std_in.emplace(fd_transport::from_pipe(ours[0]));
     }
     if (ours[1] >= 0) {
         fds.release(ours[1]);
-        p.std_out.emplace(stream_transport::from_pipe(ours[1]), req.limit);
+        p.std_out.emplace(fd_transport::from_pipe(ours[1]), req.limit);
     }
     if (ours[2] >= 0) {
         fds.release(ours[2]);
-        p.std_err.emplace(stream_transport::from_pipe(ours[2]), req.limit);
+        p.std_err.emplace(fd_transport::from_pipe(ours[2]), req.limit);
     }
     // The child's ends and /dev/null close here (fds' destructor).
     create_task(watch(st), "weft.io.child " + std::to_string(pid));

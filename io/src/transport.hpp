@@ -1,147 +1,67 @@
-// The transport under a stream_reader / stream_writer pair: one connected
-// socket or pipe, and the writer's side of asyncio's transport (a write
-// buffer flushed in the background, flow control with high and low water
-// marks, write_eof, graceful close).
+// The seam under a stream_reader / stream_writer pair (asyncio's
+// Transport): what the streams need from the connection below them, so that
+// the same reader and writer (and their flow control) run over a plain fd
+// (fd_transport) or over TLS (tls_transport, which sits on an fd_transport
+// as asyncio's sslproto sits on a socket transport).
 //
-// Reading needs no transport machinery: the reader pulls, receiving only
-// when a read needs bytes (see stream.cpp), which bounds its buffer by the
-// reader's limit without pausing anything.
+// Reading is pulled: the reader calls try_receive() when it needs bytes and,
+// when that says `again`, waits for the read readiness of handle() with
+// io_wait, then tries again. Every layer therefore waits on the one fd at
+// the bottom, and a cancelled wait loses nothing: bytes are only ever handed
+// over by try_receive(), which never suspends.
 //
-// Writing follows asyncio's _SelectorSocketTransport. write() sends at once
-// when nothing is queued; what the socket does not take is queued and a
-// flusher task sends it as the socket drains. Above the high water mark the
-// writer is "paused": drain() waits until the queue falls to the low water
-// mark. So a peer that never reads costs at most the high water mark plus
-// the last write, provided the writer awaits drain() (asyncio's contract).
-//
-// In Go mode the user's task and the flusher may run on different workers:
-// `mutex_` guards the write side. Sends happen under it, which keeps bytes
-// in order between write() and the flusher.
+// Cost: one virtual call per read or write call of the streams, none per
+// byte; the plain transport's syscalls stay where they were.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
-#include <exception>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <vector>
+#include <utility>
 
-#include <weft/future.hpp>
 #include <weft/io/address.hpp>
-#include <weft/io/socket.hpp>
 #include <weft/task.hpp>
 
-#include "io_entry.hpp"
+#include "io_wait.hpp"
 
 namespace weft::detail {
 
-// asyncio's defaults (FlowControlMixin): 64 KiB high, high / 4 low.
-inline constexpr std::size_t default_high_water = 64 * 1024;
-
-// write(2) that reports a reader gone away as EPIPE without raising SIGPIPE
-// and without touching its disposition (a per-thread mask around the call).
-ssize_t write_without_sigpipe(int fd, const char* data, std::size_t n) noexcept;
-
-class stream_transport : public std::enable_shared_from_this<stream_transport> {
+class transport {
 public:
-    enum class kind { socket, pipe };
+    virtual ~transport() = default;
 
-    // Takes ownership of the handle's fd.
-    stream_transport(io_handle h, kind k);
-    ~stream_transport();
-    stream_transport(const stream_transport&) = delete;
-    stream_transport& operator=(const stream_transport&) = delete;
+    // ---- the reader's side
+    // One attempt to receive up to `n` bytes into `buf`, without suspending:
+    // n > 0 bytes, n == 0 at the end of the stream, again (wait for
+    // handle()'s read readiness after `seq`), closed, or err (an errno).
+    // A failure that is not an errno (a TLS error) is raised.
+    virtual io_attempt try_receive(char* buf, std::size_t n) = 0;
+    // The fd whose readiness the reader waits on.
+    virtual io_handle handle() const noexcept = 0;
+    // server::close_clients() stopped the reads (see fd_transport).
+    virtual bool reads_stopped() const noexcept = 0;
 
-    static std::shared_ptr<stream_transport> from_socket(socket s);
-    static std::shared_ptr<stream_transport> from_pipe(int fd);
+    // ---- the writer's side (stream_writer's methods, same contracts)
+    virtual void write(std::string_view data) = 0;
+    virtual task<void> drain() = 0;
+    virtual void write_eof() = 0;
+    virtual bool can_write_eof() const noexcept = 0;
+    virtual void close() = 0;
+    virtual void abort() = 0;
+    virtual bool is_closing() const = 0;
+    virtual task<void> wait_closed() = 0;
+    virtual std::size_t write_buffer_size() const = 0;
+    virtual void set_write_buffer_limits(std::size_t high, std::size_t low) = 0;
+    virtual std::pair<std::size_t, std::size_t> write_buffer_limits() const = 0;
+    virtual const socket_address& peername() const noexcept = 0;
+    virtual const socket_address& sockname() const noexcept = 0;
 
-    io_handle handle() const noexcept { return h_; }
-    kind type() const noexcept { return kind_; }
-    bool is_socket() const noexcept { return kind_ == kind::socket; }
-    const socket_address& peername() const noexcept { return peer_; }
-    const socket_address& sockname() const noexcept { return local_; }
-
-    // ---- the writer
-    void write(std::string_view data);
-    task<void> drain();
-    void write_eof();
-    bool can_write_eof() const noexcept { return true; }
-    void close();
-    void abort();
-    bool is_closing() const;
-    task<void> wait_closed();
-    std::size_t write_buffer_size() const;
-    void set_write_buffer_limits(std::size_t high, std::size_t low);
-    std::pair<std::size_t, std::size_t> write_buffer_limits() const;
-
-    // ---- graceful shutdown (server::close_clients)
-    // From now on a receive that would wait reports the end of the stream
-    // instead (bytes already arrived are still read), and close() sends the
-    // queue then a FIN but keeps the fd open: linger_close() closes it once
-    // the peer has finished sending, so that no unread byte turns the close
-    // into a reset.
-    void stop_reading();
-    bool reads_stopped() const noexcept {
-        // acquire: pairs with stop_reading's release; see receive() in
-        // stream.cpp for why it is read after the edge count.
-        return reads_stopped_.load(std::memory_order_acquire);
-    }
-    // Closes as above, reads and discards until the peer's end of stream
-    // (or an error, or abort()), then closes the fd once the queue is sent.
-    static task<void> linger_close(std::shared_ptr<stream_transport> self);
-
-    // The syscall that receives into `buf` (recv or read).
-    ssize_t receive(int fd, char* buf, std::size_t n) const noexcept;
-
-private:
-    ssize_t send_some(int fd, const char* data, std::size_t n) const noexcept;
-    // Under the mutex: raise the first error, or closed_error / logic_error
-    // for a write after close() / write_eof().
-    void check_writable_locked(const char* what) const;
-    void update_pause_locked();
-    // Waiters to complete once the mutex is released. They are completed
-    // without an error and look at the transport's state when they run.
-    struct wake_list {
-        std::vector<future<void>> items;
-        void add(future<void> f) { items.push_back(std::move(f)); }
-        ~wake_list();
-    };
-    void check_drain_locked() const;
-    // Under the mutex: the write side failed with `err`: record the error
-    // and close (asyncio's _fatal_error).
-    void fail_locked(const char* what, int err, wake_list& wake);
-    // Under the mutex: close the fd now, dropping what is queued, and wake
-    // drain() and wait_closed().
-    void close_now_locked(wake_list& wake);
-    // Under the mutex, once the queue is sent after close(): close now, or
-    // only send the FIN while lingering.
-    void finish_close_locked(wake_list& wake);
-    void shut_write_locked(wake_list& wake);
-    static task<void> flush(std::shared_ptr<stream_transport> self);
-
-    io_handle h_;
-    kind kind_;
-    socket_address peer_, local_;
-
-    mutable std::mutex mutex_;
-    std::string wbuf_;      // queued bytes, from wpos_
-    std::size_t wpos_ = 0;  // bytes of wbuf_ already sent
-    std::size_t high_ = default_high_water;
-    std::size_t low_ = default_high_water / 4;
-    bool paused_ = false;    // above the high water mark: drain() waits
-    bool flushing_ = false;  // a flusher task owns the queue's sending
-    bool eof_requested_ = false;
-    bool eof_sent_ = false;
-    bool closing_ = false;  // close() called: close once the queue is sent
-    bool closed_ = false;   // the fd is closed
-    bool lost_ = false;     // closed with bytes unsent: drain() raises
-    bool linger_ = false;   // stop_reading() was called: close() only half-closes
-    std::atomic<bool> reads_stopped_{false};
-    std::exception_ptr error_;  // the first write error, raised by write/drain
-    std::vector<future<void>> drain_waiters_;
-    std::vector<future<void>> close_waiters_;
+    // ---- TLS, when the transport has it (asyncio's get_extra_info('ssl_object'))
+    virtual bool is_tls() const noexcept { return false; }
+    // The protocol ALPN agreed on; "" without TLS or without agreement.
+    virtual std::string selected_alpn_protocol() const { return {}; }
+    // "TLSv1.3", "TLSv1.2"; "" without TLS.
+    virtual std::string tls_version() const { return {}; }
 };
 
 }  // namespace weft::detail

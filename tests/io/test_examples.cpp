@@ -287,6 +287,95 @@ TEST_P(Examples, EchoClient) {
     EXPECT_NE(refused.output.find("Connection refused"), std::string::npos) << refused.output;
 }
 
+#ifdef WEFT_TLS_CERT_DIR
+std::string test_cert(const std::string& name) {
+    return std::string(WEFT_TLS_CERT_DIR) + "/" + name;
+}
+
+bool have_test_certs() {
+    return ::access(test_cert("ca.pem").c_str(), R_OK) == 0;
+}
+#define SKIP_WITHOUT_TEST_CERTS()                                   \
+    if (!have_test_certs())                                         \
+    GTEST_SKIP() << "no test certificates in " << WEFT_TLS_CERT_DIR \
+                 << " (made by the tls.make_certs test, which needs the openssl command)"
+
+// The TLS pair against each other: clients verify the server against the
+// test CA; one that trusts only the system's store is refused, naming why.
+TEST_P(Examples, TlsEchoServer) {
+    SKIP_WITHOUT_TEST_CERTS();
+    server s("tls_echo_server", GetParam(),
+             {"--cert", test_cert("localhost.pem"), "--key", test_cert("localhost.key")});
+    ASSERT_GT(s.port(), 0) << s.first_line();
+    EXPECT_NE(s.first_line().find("tls echo server listening on 127.0.0.1:"), std::string::npos);
+    std::vector<std::thread> clients;
+    std::vector<result> results(3);
+    for (int i = 0; i < 3; ++i) {
+        clients.emplace_back([&, i] {
+            results[static_cast<std::size_t>(i)] =
+                run_to_end({example("tls_echo_client"), "--port", std::to_string(s.port()),
+                            "--cafile", test_cert("ca.pem"), "--server-hostname", "localhost",
+                            "--message", "client" + std::to_string(i), "--count", "5"});
+        });
+    }
+    for (auto& t : clients)
+        t.join();
+    for (int i = 0; i < 3; ++i) {
+        const result& r = results[static_cast<std::size_t>(i)];
+        EXPECT_TRUE(exited_ok(r.status)) << r.output;
+        EXPECT_NE(r.output.find("sent and received: client" + std::to_string(i) + " 5"),
+                  std::string::npos)
+            << r.output;
+    }
+    result untrusted = run_to_end({example("tls_echo_client"), "--port", std::to_string(s.port()),
+                                   "--server-hostname", "localhost"});
+    EXPECT_EQ(WEXITSTATUS(untrusted.status), 1);
+    EXPECT_NE(untrusted.output.find("tls_echo_client: weft::open_connection: certificate verify "
+                                    "failed: unable to get local issuer certificate"),
+              std::string::npos)
+        << untrusted.output;
+    std::string rest;
+    EXPECT_TRUE(s.stop(rest)) << rest;
+    // The refused client's handshake is reported; the server goes on.
+    EXPECT_NE(rest.find("TLS handshake failed"), std::string::npos) << rest;
+    EXPECT_NE(rest.find("server closed\n"), std::string::npos) << rest;
+}
+
+TEST_P(Examples, TlsEchoClient) {
+    SKIP_WITHOUT_TEST_CERTS();
+    server s("tls_echo_server", 1,
+             {"--cert", test_cert("localhost.pem"), "--key", test_cert("localhost.key")});
+    result r = run_to_end({example("tls_echo_client"), "--port", std::to_string(s.port()),
+                           "--cafile", test_cert("ca.pem"), "--server-hostname", "localhost",
+                           "--threads", std::to_string(GetParam())});
+    EXPECT_TRUE(exited_ok(r.status)) << r.output;
+    EXPECT_EQ(r.output, "connected to 127.0.0.1:" + std::to_string(s.port()) +
+                            " over TLSv1.3\n"
+                            "sent and received: hello 1\n"
+                            "sent and received: hello 2\n"
+                            "sent and received: hello 3\n"
+                            "closed\n");
+    // A name the certificate does not carry.
+    result mismatch =
+        run_to_end({example("tls_echo_client"), "--port", std::to_string(s.port()), "--cafile",
+                    test_cert("ca.pem"), "--server-hostname", "other.invalid"});
+    EXPECT_EQ(WEXITSTATUS(mismatch.status), 1);
+    EXPECT_NE(mismatch.output.find("certificate verify failed: hostname mismatch"),
+              std::string::npos)
+        << mismatch.output;
+    std::string rest;
+    EXPECT_TRUE(s.stop(rest)) << rest;
+    // A server certificate that cannot be read: one line, exit status 1.
+    result missing =
+        run_to_end({example("tls_echo_server"), "--port", "0", "--cert", test_cert("no-such.pem")});
+    EXPECT_EQ(WEXITSTATUS(missing.status), 1);
+    EXPECT_NE(missing.output.find("tls_echo_server: weft::ssl_context::load_cert_chain: reading "
+                                  "the certificate chain"),
+              std::string::npos)
+        << missing.output;
+}
+#endif
+
 result curl(std::vector<std::string> args) {
     std::vector<std::string> argv = {"curl", "-s", "--max-time", "20"};
     argv.insert(argv.end(), args.begin(), args.end());

@@ -51,6 +51,18 @@ struct server_options {
     bool reuse_address = true;                 // SO_REUSEADDR (asyncio's default on Unix)
     bool reuse_port = false;                   // SO_REUSEPORT
     int family = 0;                            // AF_UNSPEC: every family `host` has
+
+    // ---- TLS (asyncio's ssl=, ssl_handshake_timeout=, ssl_shutdown_timeout=)
+    // A server context (ssl_context::create_default(ssl_purpose::client_auth)
+    // with its certificate loaded): every connection speaks TLS, and the
+    // handler runs once its handshake is done. The context must outlive the
+    // server. A client whose handshake fails or takes longer than
+    // ssl_handshake_timeout is dropped and reported to the loop's exception
+    // handler ("TLS handshake failed with ADDRESS"); the handler never sees it.
+    const ssl_context* ssl = nullptr;
+    double ssl_handshake_timeout = 60.0;
+    // Seconds close() waits for the queue and close_notify to go out.
+    double ssl_shutdown_timeout = 30.0;
 };
 
 class server {

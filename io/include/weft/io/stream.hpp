@@ -46,9 +46,12 @@
 
 namespace weft {
 
+class ssl_context;  // weft/tls/ssl_context.hpp
+
 namespace detail {
-class stream_transport;
+class transport;
 struct reader_state;
+struct stream_link;
 }  // namespace detail
 
 // asyncio's _DEFAULT_LIMIT: how much readuntil/readline may buffer.
@@ -87,19 +90,31 @@ public:
     // Bytes received and not read yet.
     std::size_t buffered() const;
 
-    // For weft's own use: a reader over a transport.
-    explicit stream_reader(std::shared_ptr<detail::stream_transport> t,
+    // For weft's own use: a reader over a transport, alone or sharing it
+    // with a writer.
+    explicit stream_reader(std::shared_ptr<detail::transport> t,
                            std::size_t limit = default_stream_limit);
+    stream_reader(std::shared_ptr<detail::stream_link> link, std::size_t limit);
 
 private:
     std::shared_ptr<detail::reader_state> s_;
+};
+
+// stream_writer::start_tls's settings (asyncio's keyword arguments).
+struct start_tls_options {
+    // A client's SNI name and the name its certificate must carry. A view
+    // (see stream_options::server_hostname).
+    std::string_view server_hostname{};
+    double ssl_handshake_timeout = 60.0;
+    double ssl_shutdown_timeout = 30.0;
 };
 
 class stream_writer {
 public:
     // No stream: every method raises std::logic_error.
     stream_writer() noexcept = default;
-    explicit stream_writer(std::shared_ptr<detail::stream_transport> t) noexcept;
+    explicit stream_writer(std::shared_ptr<detail::transport> t);
+    explicit stream_writer(std::shared_ptr<detail::stream_link> link) noexcept;
 
     // Queues `data` (sending at once when nothing is queued). Raises the
     // connection's error if it failed, closed_error after close(),
@@ -140,21 +155,63 @@ public:
     // {low, high}, as asyncio's get_write_buffer_limits().
     std::pair<std::size_t, std::size_t> write_buffer_limits() const;
 
-    explicit operator bool() const noexcept { return t_ != nullptr; }
+    // TLS streams (asyncio's get_extra_info('ssl_object')): the protocol
+    // ALPN agreed on (selected_alpn_protocol()) and the TLS version
+    // ("TLSv1.3", "TLSv1.2"); "" for both on a plain stream, and "" for the
+    // protocol when the peers agreed on none.
+    std::string selected_alpn_protocol() const;
+    std::string tls_version() const;
+
+    // asyncio 3.11's StreamWriter.start_tls: upgrades the open connection
+    // to TLS, as a client with a client context (ssl_purpose::server_auth)
+    // or as a server with a server's. Once it returns, this writer, its
+    // reader and all their copies speak TLS. Bytes the reader had received
+    // ahead (the peer's first TLS bytes) go to the handshake. No other task
+    // may use the stream meanwhile: a read pending or started during the
+    // handshake raises std::logic_error. Failures are open_connection's
+    // (docs/io.md, "TLS"), and the connection is closed after one. Raises
+    // std::logic_error on a stream that is not a socket or already speaks
+    // TLS, std::invalid_argument without TLS in the build.
+    task<void> start_tls(const ssl_context& context, start_tls_options options = {});
+
+    explicit operator bool() const noexcept { return l_ != nullptr; }
 
 private:
-    detail::stream_transport& t() const;
-    std::shared_ptr<detail::stream_transport> t_;
+    detail::transport& t() const;
+    std::shared_ptr<detail::stream_link> l_;
 };
 
 struct stream_options {
     std::size_t limit = default_stream_limit;  // the reader's limit
     int family = 0;                            // AF_UNSPEC, AF_INET, AF_INET6
+
+    // ---- TLS (asyncio's ssl=, server_hostname=, ssl_*_timeout=)
+    // A client context (ssl_context::create_default()): the stream speaks
+    // TLS through it. The context must outlive the call only.
+    const ssl_context* ssl = nullptr;
+    // The name sent in SNI and checked against the server's certificate;
+    // by default open_connection's host. A view, as subprocess_options'
+    // are (GCC 12 destroys a std::string in an aggregate built in braces
+    // inside a co_await twice): the string must outlive the awaited call.
+    std::string_view server_hostname{};
+    // Seconds the handshake may take before the connection is dropped with
+    // timeout_error.
+    double ssl_handshake_timeout = 60.0;
+    // Seconds close() waits for the queue and close_notify to go out before
+    // aborting the connection.
+    double ssl_shutdown_timeout = 30.0;
 };
 
 // asyncio.open_connection: resolves `host` (names on the resolver threads),
 // tries each address in turn, and returns a reader and writer over the first
 // connection made. Raises the last connection error otherwise.
+//
+// With options.ssl the streams speak TLS once the handshake is done (see
+// docs/io.md, "TLS"): a certificate refused raises ssl_certificate_error,
+// another handshake failure ssl_error, a handshake slower than
+// ssl_handshake_timeout timeout_error; nothing is left open after any of
+// them. Without TLS in the build (no libssl-dev) it raises
+// std::invalid_argument saying so.
 task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, std::uint16_t port,
                                                               stream_options options = {});
 // asyncio.open_unix_connection.

@@ -23,17 +23,12 @@
 #include <string_view>
 #include <vector>
 
+#include <weft/tls/errors.hpp>
+
 // OpenSSL's type, declared so that this header does not pull in its headers.
 struct ssl_ctx_st;
 
 namespace weft {
-
-// A TLS setting or operation failed; what() names the weft call and carries
-// OpenSSL's own reason when it gave one.
-class ssl_error : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
 
 // Python's ssl.Purpose: which side of connections the context is for.
 enum class ssl_purpose {

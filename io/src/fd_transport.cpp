@@ -1,5 +1,5 @@
-// stream_transport: the write side of a stream (see transport.hpp).
-#include "transport.hpp"
+// fd_transport: a stream over a socket or pipe (see fd_transport.hpp).
+#include "fd_transport.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -20,15 +20,15 @@
 
 namespace weft::detail {
 
-stream_transport::stream_transport(io_handle h, kind k) : h_(h), kind_(k) {}
+fd_transport::fd_transport(io_handle h, kind k) : h_(h), kind_(k) {}
 
-stream_transport::~stream_transport() {
+fd_transport::~fd_transport() {
     // The last reference (user handles and any flusher) is gone: nothing can
     // be waiting for the write queue any more.
     if (h_.entry != nullptr) h_.entry->close(h_.gen);
 }
 
-std::shared_ptr<stream_transport> stream_transport::from_socket(socket s) {
+std::shared_ptr<fd_transport> fd_transport::from_socket(socket s) {
     socket_address peer, local;
     try {
         peer = s.getpeername();
@@ -38,19 +38,28 @@ std::shared_ptr<stream_transport> stream_transport::from_socket(socket s) {
     }
     int fd = s.detach();
     if (fd < 0) throw_closed("weft::open_stream");
-    auto t = std::make_shared<stream_transport>(io_entry::open(fd), kind::socket);
+    auto t = std::make_shared<fd_transport>(io_entry::open(fd), kind::socket);
     t->peer_ = peer;
     t->local_ = local;
     return t;
 }
 
-std::shared_ptr<stream_transport> stream_transport::from_pipe(int fd) {
-    return std::make_shared<stream_transport>(io_entry::open(fd), kind::pipe);
+std::shared_ptr<fd_transport> fd_transport::from_pipe(int fd) {
+    return std::make_shared<fd_transport>(io_entry::open(fd), kind::pipe);
 }
 
-ssize_t stream_transport::receive(int fd, char* buf, std::size_t n) const noexcept {
+ssize_t fd_transport::receive(int fd, char* buf, std::size_t n) const noexcept {
     if (kind_ == kind::socket) return ::recv(fd, buf, n, 0);
     return ::read(fd, buf, n);
+}
+
+io_attempt fd_transport::try_receive(char* buf, std::size_t n) {
+    io_attempt a = try_io(
+        h_, io_dir::read, [&](int fd) { return receive(fd, buf, n); }, true);
+    // A short receive emptied the socket's buffer: the next one can wait
+    // for an edge without trying (io_entry::note_drained).
+    if (a.n > 0 && static_cast<std::size_t>(a.n) < n) h_.entry->note_drained(io_dir::read, a.seq);
+    return a;
 }
 
 ssize_t write_without_sigpipe(int fd, const char* data, std::size_t n) noexcept {
@@ -77,14 +86,14 @@ ssize_t write_without_sigpipe(int fd, const char* data, std::size_t n) noexcept 
     return r;
 }
 
-ssize_t stream_transport::send_some(int fd, const char* data, std::size_t n) const noexcept {
+ssize_t fd_transport::send_some(int fd, const char* data, std::size_t n) const noexcept {
     // A peer gone away must be an EPIPE error here, not a SIGPIPE for the
     // process: MSG_NOSIGNAL for sockets, a blocked signal for pipes.
     if (kind_ == kind::socket) return ::send(fd, data, n, MSG_NOSIGNAL);
     return write_without_sigpipe(fd, data, n);
 }
 
-void stream_transport::check_writable_locked(const char* what) const {
+void fd_transport::check_writable_locked(const char* what) const {
     if (error_) std::rethrow_exception(error_);
     if (closing_ || closed_) {
         throw closed_error(std::string(what) + ": the stream is closed");
@@ -94,7 +103,7 @@ void stream_transport::check_writable_locked(const char* what) const {
     }
 }
 
-void stream_transport::update_pause_locked() {
+void fd_transport::update_pause_locked() {
     std::size_t queued = wbuf_.size() - wpos_;
     if (!paused_ && queued > high_) {
         paused_ = true;
@@ -103,7 +112,7 @@ void stream_transport::update_pause_locked() {
     }
 }
 
-void stream_transport::write(std::string_view data) {
+void fd_transport::write(std::string_view data) {
     std::unique_lock lock(mutex_);
     check_writable_locked("weft::stream_writer::write");
     if (data.empty()) return;
@@ -138,11 +147,11 @@ void stream_transport::write(std::string_view data) {
     create_task(flush(shared_from_this()), "weft.io.flush");
 }
 
-task<void> stream_transport::flush(std::shared_ptr<stream_transport> self) {
+task<void> fd_transport::flush(std::shared_ptr<fd_transport> self) {
     // A cancelled flusher (the runner cancels every task at shutdown) leaves
     // the queue to whoever writes next.
     struct on_exit {
-        stream_transport* t;
+        fd_transport* t;
         bool done = false;
         ~on_exit() {
             if (!done) {
@@ -208,7 +217,7 @@ task<void> stream_transport::flush(std::shared_ptr<stream_transport> self) {
     }
 }
 
-task<void> stream_transport::drain() {
+task<void> fd_transport::drain() {
     std::optional<future<void>> wait;
     {
         std::lock_guard lock(mutex_);
@@ -224,7 +233,7 @@ task<void> stream_transport::drain() {
     check_drain_locked();
 }
 
-void stream_transport::check_drain_locked() const {
+void fd_transport::check_drain_locked() const {
     if (error_) std::rethrow_exception(error_);
     if (lost_) {
         // asyncio's _drain_helper after connection_lost.
@@ -233,7 +242,7 @@ void stream_transport::check_drain_locked() const {
     }
 }
 
-void stream_transport::write_eof() {
+void fd_transport::write_eof() {
     wake_list wake;
     std::lock_guard lock(mutex_);
     if (closing_ || closed_ || eof_requested_) return;
@@ -241,7 +250,7 @@ void stream_transport::write_eof() {
     if (!flushing_ && wbuf_.size() == wpos_) shut_write_locked(wake);
 }
 
-void stream_transport::shut_write_locked(wake_list& wake) {
+void fd_transport::shut_write_locked(wake_list& wake) {
     eof_sent_ = true;
     if (kind_ == kind::pipe) {
         // A pipe's end of file is its write end closing.
@@ -254,7 +263,7 @@ void stream_transport::shut_write_locked(wake_list& wake) {
     }
 }
 
-void stream_transport::close() {
+void fd_transport::close() {
     wake_list wake;
     std::lock_guard lock(mutex_);
     if (closing_ || closed_) return;
@@ -262,7 +271,7 @@ void stream_transport::close() {
     if (!flushing_ && wbuf_.size() == wpos_) finish_close_locked(wake);
 }
 
-void stream_transport::finish_close_locked(wake_list& wake) {
+void fd_transport::finish_close_locked(wake_list& wake) {
     if (linger_) {
         if (!eof_sent_) shut_write_locked(wake);
         return;  // linger_close() closes the fd once the peer is done
@@ -270,7 +279,7 @@ void stream_transport::finish_close_locked(wake_list& wake) {
     close_now_locked(wake);
 }
 
-void stream_transport::stop_reading() {
+void fd_transport::stop_reading() {
     {
         std::lock_guard lock(mutex_);
         if (closed_) return;
@@ -282,7 +291,7 @@ void stream_transport::stop_reading() {
     h_.entry->notify(io_dir::read);
 }
 
-task<void> stream_transport::linger_close(std::shared_ptr<stream_transport> self) {
+task<void> fd_transport::linger_close(std::shared_ptr<fd_transport> self) {
     self->close();
     for (;;) {
         io_attempt a = try_io(self->h_, io_dir::read, [&](int fd) {
@@ -310,7 +319,7 @@ task<void> stream_transport::linger_close(std::shared_ptr<stream_transport> self
     }
 }
 
-void stream_transport::abort() {
+void fd_transport::abort() {
     wake_list wake;
     std::lock_guard lock(mutex_);
     closing_ = true;
@@ -319,12 +328,12 @@ void stream_transport::abort() {
     close_now_locked(wake);
 }
 
-bool stream_transport::is_closing() const {
+bool fd_transport::is_closing() const {
     std::lock_guard lock(mutex_);
     return closing_ || closed_;
 }
 
-task<void> stream_transport::wait_closed() {
+task<void> fd_transport::wait_closed() {
     future<void> wait;
     bool closed;
     {
@@ -338,12 +347,12 @@ task<void> stream_transport::wait_closed() {
     if (error_) std::rethrow_exception(error_);
 }
 
-std::size_t stream_transport::write_buffer_size() const {
+std::size_t fd_transport::write_buffer_size() const {
     std::lock_guard lock(mutex_);
     return wbuf_.size() - wpos_;
 }
 
-void stream_transport::set_write_buffer_limits(std::size_t high, std::size_t low) {
+void fd_transport::set_write_buffer_limits(std::size_t high, std::size_t low) {
     if (low > high) {
         throw std::invalid_argument("weft::stream_writer::set_write_buffer_limits: high (" +
                                     std::to_string(high) + ") must be >= low (" +
@@ -362,12 +371,12 @@ void stream_transport::set_write_buffer_limits(std::size_t high, std::size_t low
     }
 }
 
-std::pair<std::size_t, std::size_t> stream_transport::write_buffer_limits() const {
+std::pair<std::size_t, std::size_t> fd_transport::write_buffer_limits() const {
     std::lock_guard lock(mutex_);
     return {low_, high_};
 }
 
-void stream_transport::fail_locked(const char* what, int err, wake_list& wake) {
+void fd_transport::fail_locked(const char* what, int err, wake_list& wake) {
     try {
         throw_io_error(what, err);
     } catch (...) {
@@ -379,7 +388,7 @@ void stream_transport::fail_locked(const char* what, int err, wake_list& wake) {
     close_now_locked(wake);
 }
 
-void stream_transport::close_now_locked(wake_list& wake) {
+void fd_transport::close_now_locked(wake_list& wake) {
     if (closed_) return;
     closed_ = true;
     closing_ = true;
@@ -397,7 +406,7 @@ void stream_transport::close_now_locked(wake_list& wake) {
     close_waiters_.clear();
 }
 
-stream_transport::wake_list::~wake_list() {
+fd_transport::wake_list::~wake_list() {
     for (future<void>& f : items)
         f.try_set_result();
 }
