@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -93,6 +94,7 @@ event_loop::~event_loop() {
         weft::log(weft::log_level::critical, "weft: an event loop was destroyed while running");
         std::terminate();
     }
+    wait_remote_pushes();  // a thread that woke one of our tasks may still be here
     if (!closed_) close();
     poller_->remove(wakeup_fd_);
     ::close(wakeup_fd_);
@@ -134,6 +136,15 @@ void event_loop::schedule(event_loop* home, std::uintptr_t item, bool wake) {
 }
 
 void event_loop::push_remote(std::uintptr_t item) {
+    // Counted for the destructors (remote_pushes_). relaxed: whoever destroys
+    // the loop learnt of the item through the queue, after this increment.
+    remote_pushes_.fetch_add(1, std::memory_order_relaxed);
+    struct done_pushing {
+        std::atomic<int>& n;
+        // release: pairs with wait_remote_pushes' acquire, so this thread's
+        // last reads of the loop come before it is freed.
+        ~done_pushing() { n.fetch_sub(1, std::memory_order_release); }
+    } counted{remote_pushes_};
     if (rt_ != nullptr) return rt_->inject(item);
     remote_->items.push(item);
     // release: pairs with drain_remote's exchange, so the item is there
@@ -149,6 +160,13 @@ void event_loop::push_remote(std::uintptr_t item) {
         sleeping_.exchange(false, std::memory_order_relaxed)) {
         wake_thread();  // only the first pusher to find the loop asleep pays the syscall
     }
+}
+
+void event_loop::wait_remote_pushes() const noexcept {
+    // A pusher holds no lock and is a few hundred instructions from done.
+    // acquire: pairs with the release in push_remote's decrement.
+    while (remote_pushes_.load(std::memory_order_acquire) != 0)
+        std::this_thread::yield();
 }
 
 void event_loop::wake_thread() noexcept {

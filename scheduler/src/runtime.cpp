@@ -31,6 +31,11 @@ runtime_core::runtime_core(unsigned workers, blocking_options blocking, io_backe
 }
 
 runtime_core::~runtime_core() {
+    // A thread outside the runtime that woke a task may still be injecting
+    // and notifying (inject, notify_parked, a worker's wake_thread) though
+    // the task has run: wait for it before anything is torn down.
+    for (auto& w : workers_)
+        w->wait_remote_pushes();
     if (started()) stop_loops();  // run() left by an exception
     // Every machine is spare now, or still blocked in the step of a task
     // whose loop it lost: that one finishes its step first.

@@ -208,3 +208,36 @@ TEST(RuntimeStress, ASecondRunAfterwardsWorks) {
 }
 
 }  // namespace
+
+namespace {
+
+// The task's wake-up from a plain thread is its last event: once it runs,
+// run() returns and destroys the loop or runtime while the waking thread may
+// still be in push_remote (notifying a parked worker, writing an eventfd).
+// The destructors wait for it (event_loop::remote_pushes_); without that,
+// ThreadSanitizer saw a freed runtime read here (SemaphoreStress, once).
+weft::task<int> await_foreign(weft::future<int> f) {
+    co_return co_await f;
+}
+
+void foreign_wakes_then_teardown(int threads, int rounds) {
+    for (int i = 0; i < rounds; ++i) {
+        weft::future<int> f;
+        std::thread waker([f, i]() mutable {
+            std::this_thread::yield();
+            f.set_result(i);
+        });
+        EXPECT_EQ(weft::run(await_foreign(f), {.threads = threads}), i);
+        waker.join();
+    }
+}
+
+}  // namespace
+
+TEST(RuntimeStress, ALoopDestroyedRightAfterAForeignWakeWaitsForTheWaker) {
+    foreign_wakes_then_teardown(1, 300);
+}
+
+TEST(RuntimeStress, ARuntimeDestroyedRightAfterAForeignWakeWaitsForTheWaker) {
+    foreign_wakes_then_teardown(2, 300);
+}

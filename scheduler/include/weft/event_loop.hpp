@@ -456,6 +456,12 @@ private:
     // Set by push_remote after enqueueing, taken by drain_remote: an empty
     // remote queue costs one load per iteration.
     std::atomic<bool> remote_dirty_{false};
+    // push_remote calls in progress. Once its item is queued, a thread
+    // outside the loop is still reading the loop (and its runtime) to wake
+    // it, while the item may already have run and let the owner destroy
+    // both: their destructors wait for this to drop to zero first.
+    std::atomic<int> remote_pushes_{0};
+    void wait_remote_pushes() const noexcept;
     // Whether the last wake-up brought work from other threads: such a loop
     // spins a moment before it sleeps (spin_for_remote), since the next
     // submission likely follows at once.
