@@ -312,26 +312,40 @@ void event_loop::run_until(const std::function<bool()>& done) {
     run_loop([&done] { return done(); });
 }
 
+class event_loop::running_scope {
+public:
+    // `what` names the call in the closed-loop error; `already` and
+    // `nested` are the errors for a loop already running and for another
+    // loop running on this thread.
+    running_scope(event_loop& loop, const char* what, const char* already, const char* nested)
+        : loop_(loop) {
+        loop.check_open(what);
+        if (loop.rt_ != nullptr) {
+            throw std::logic_error("weft: a Go-mode worker is run by its runtime");
+        }
+        if (loop.running_) throw std::logic_error(already);
+        if (tls_ctx.loop != nullptr) throw std::logic_error(nested);
+        loop.running_ = true;
+        loop.between_steps_ = false;
+        tls_ctx.loop = &loop;
+    }
+    ~running_scope() {
+        loop_.running_ = false;
+        loop_.stopping_ = false;
+        tls_ctx.loop = nullptr;
+        if (loop_.host_timer_fd_ >= 0) loop_.host_idle();
+    }
+    running_scope(const running_scope&) = delete;
+    running_scope& operator=(const running_scope&) = delete;
+
+private:
+    event_loop& loop_;
+};
+
 template <class Done>
 void event_loop::run_loop(Done done) {
-    check_open("run_forever");
-    if (rt_ != nullptr) throw std::logic_error("weft: a Go-mode worker is run by its runtime");
-    if (running_) throw std::logic_error("weft: this event loop is already running");
-    if (tls_ctx.loop != nullptr) {
-        throw std::logic_error("weft: cannot run an event loop while another loop is running");
-    }
-    running_ = true;
-    between_steps_ = false;
-    tls_ctx.loop = this;
-    struct restore {
-        event_loop* loop;
-        ~restore() {
-            loop->running_ = false;
-            loop->stopping_ = false;
-            tls_ctx.loop = nullptr;
-            if (loop->host_timer_fd_ >= 0) loop->host_idle();
-        }
-    } guard{this};
+    running_scope running(*this, "run_forever", "weft: this event loop is already running",
+                          "weft: cannot run an event loop while another loop is running");
     while (!done()) {
         run_once();
         if (stopping_) break;
@@ -413,24 +427,8 @@ void event_loop::host_idle() noexcept {
 }
 
 void event_loop::step() {
-    check_open("step");
-    if (rt_ != nullptr) throw std::logic_error("weft: a Go-mode worker is run by its runtime");
-    if (running_) throw std::logic_error("weft: step: this event loop is already running");
-    if (tls_ctx.loop != nullptr) {
-        throw std::logic_error("weft: cannot step an event loop while another loop is running");
-    }
-    running_ = true;
-    between_steps_ = false;
-    tls_ctx.loop = this;
-    struct restore {
-        event_loop* loop;
-        ~restore() {
-            loop->running_ = false;
-            loop->stopping_ = false;
-            tls_ctx.loop = nullptr;
-            if (loop->host_timer_fd_ >= 0) loop->host_idle();
-        }
-    } guard{this};
+    running_scope running(*this, "step", "weft: step: this event loop is already running",
+                          "weft: cannot step an event loop while another loop is running");
     run_once_impl(false);
 }
 

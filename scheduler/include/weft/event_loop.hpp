@@ -403,6 +403,9 @@ private:
     task_handle<T> spawn_task(task<T> t, std::string* name);
     template <class Done>
     void run_loop(Done done);
+    // The checks run_loop and step make before this thread runs the loop,
+    // and the running state they set for as long as it lives.
+    class running_scope;
     void run_item(std::uintptr_t item);
     void run_once_impl(bool may_wait);
     // Host mode, between steps: make pollable_fd() readable for work queued
@@ -424,7 +427,7 @@ private:
     std::int64_t next_timer_timeout() const;
 
     // ---- Go mode (worker.cpp)
-    // The owner side of this worker's deque, for the thread that owns the
+    // The owner side of this worker's deque, for the thread that drives the
     // loop (asserted); other workers reach it only as stealers.
     detail::work_queue<detail::local_queue_capacity>::owner_handle own_queue() noexcept;
     void push_local(std::uintptr_t item);
