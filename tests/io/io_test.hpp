@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <dirent.h>
 #include <gtest/gtest.h>
@@ -78,5 +80,30 @@ inline std::string mode_name(const ::testing::TestParamInfo<int>& info) {
 
 #define WEFT_IO_MODES(suite) \
     INSTANTIATE_TEST_SUITE_P(Modes, suite, ::testing::Values(1, 2), weft_io_test::mode_name)
+
+// Exception-handler reports, from whichever worker makes them.
+struct reports {
+    std::mutex mutex;
+    std::vector<std::string> messages;
+    void install(weft::event_loop& loop) {
+        loop.set_exception_handler([this](weft::event_loop&, const weft::exception_context& c) {
+            std::lock_guard lock(mutex);
+            messages.push_back(c.message +
+                               (c.exception ? " | " + weft::describe(c.exception) : ""));
+        });
+    }
+    void install() { install(weft::get_running_loop()); }
+    std::size_t count() {
+        std::lock_guard lock(mutex);
+        return messages.size();
+    }
+    std::string all() {
+        std::lock_guard lock(mutex);
+        std::string s;
+        for (auto& m : messages)
+            s += m + "\n";
+        return s;
+    }
+};
 
 }  // namespace weft_io_test

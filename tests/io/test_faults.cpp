@@ -29,6 +29,7 @@
 namespace {
 
 using weft_io_test::io_modes;
+using weft_io_test::reports;
 
 class Faults : public io_modes {};
 WEFT_IO_MODES(Faults);
@@ -48,30 +49,6 @@ weft::task<void> expect_echo(std::uint16_t port, std::string text) {
     writer.write(text + "\n");
     EXPECT_EQ(co_await reader.readline(), text + "\n");
 }
-
-// Exception-handler reports, from whichever worker makes them.
-struct reports {
-    std::mutex mutex;
-    std::vector<std::string> messages;
-    void install(weft::event_loop& loop) {
-        loop.set_exception_handler([this](weft::event_loop&, const weft::exception_context& c) {
-            std::lock_guard lock(mutex);
-            messages.push_back(c.message +
-                               (c.exception ? " | " + weft::describe(c.exception) : ""));
-        });
-    }
-    std::size_t count() {
-        std::lock_guard lock(mutex);
-        return messages.size();
-    }
-    std::string all() {
-        std::lock_guard lock(mutex);
-        std::string s;
-        for (auto& m : messages)
-            s += m + "\n";
-        return s;
-    }
-};
 
 double cpu_seconds() {
     rusage ru{};

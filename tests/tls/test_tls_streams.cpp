@@ -20,6 +20,7 @@
 namespace {
 
 using weft_io_test::io_modes;
+using weft_io_test::reports;
 
 std::string cert(const std::string& name) {
     return std::string(WEFT_TLS_CERT_DIR) + "/" + name;
@@ -48,27 +49,6 @@ protected:
     }
 };
 WEFT_IO_MODES(Tls);
-
-// Exception-handler reports, from whichever worker makes them.
-struct reports {
-    std::mutex mutex;
-    std::vector<std::string> messages;
-    void install() {
-        weft::get_running_loop().set_exception_handler(
-            [this](weft::event_loop&, const weft::exception_context& c) {
-                std::lock_guard lock(mutex);
-                messages.push_back(c.message +
-                                   (c.exception ? " | " + weft::describe(c.exception) : ""));
-            });
-    }
-    std::string all() {
-        std::lock_guard lock(mutex);
-        std::string s;
-        for (auto& m : messages)
-            s += m + "\n";
-        return s;
-    }
-};
 
 // Waits (up to 5 s) until `pred` holds.
 template <class Pred>
