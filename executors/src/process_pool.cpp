@@ -127,7 +127,9 @@ struct process_pool_state : std::enable_shared_from_this<process_pool_state> {
     bool calls_running() const {
         for (auto& s : slots)
             if (s->call != nullptr) return true;
-        return false;
+        // A reply read but not yet decoded (see `unclaimed`) is still running
+        // as far as the caller's future can tell.
+        return !unclaimed.empty() || finishing > 0;
     }
     void dispatch(std::unique_lock<std::mutex>& lock, bool may_spawn, bool unowned_ok);
     void read_slot(worker_slot& s, std::vector<outcome>& out);
@@ -149,6 +151,9 @@ struct process_pool_state : std::enable_shared_from_this<process_pool_state> {
     // ---- without the lock
     std::shared_ptr<worker_slot> spawn(event_loop* owner);
     void finish(std::vector<outcome>& done, bool may_spawn);
+    // The callback queued by a loop that read replies: finishes whatever
+    // nobody claimed yet (shutdown(wait) may have, in the meantime).
+    void finish_unclaimed();
     void complete(outcome& o, int status);
     void on_loop_shutdown(const void* key);
     void on_timeout(worker_slot* s, remote_call* c);
@@ -165,6 +170,14 @@ struct process_pool_state : std::enable_shared_from_this<process_pool_state> {
     std::deque<remote_call*> queue;  // waiting for a worker (the pool's references)
     std::vector<std::shared_ptr<worker_slot>> slots;
     std::set<const void*> hooked;  // loop groups with our shutdown callback
+    // Replies a loop's poller read, waiting for its callback to decode them
+    // and complete the futures; then `finishing` counts those claimed and
+    // being finished. shutdown(wait) must not return before both are done
+    // (the caller expects every future finished), and may claim the
+    // unclaimed ones itself: the callback can sit on the very loop that
+    // shutdown is blocking.
+    std::vector<outcome> unclaimed;
+    int finishing = 0;
     std::condition_variable changed;
 };
 
@@ -186,7 +199,12 @@ void on_slot_events(poll_target* t, std::uint32_t) noexcept {
     // Decoding runs user code (codecs) and completes futures: a callback's
     // job, not the poller's.
     try {
-        auto* cb = make_callback([p, done = std::move(done)]() mutable { p->finish(done, true); });
+        {
+            std::lock_guard lock(p->m);
+            for (outcome& o : done)
+                p->unclaimed.push_back(std::move(o));
+        }
+        auto* cb = make_callback([p] { p->finish_unclaimed(); });
         event_loop::current()->push_ready(event_loop::tag_callback(cb));
     } catch (...) {
         weft::log(weft::log_level::critical,
@@ -484,6 +502,21 @@ void process_pool_state::finish(std::vector<outcome>& done, bool may_spawn) {
     changed.notify_all();
 }
 
+void process_pool_state::finish_unclaimed() {
+    std::vector<outcome> done;
+    {
+        std::lock_guard lock(m);
+        if (unclaimed.empty()) return;  // shutdown(wait) took them
+        done.swap(unclaimed);
+        ++finishing;
+    }
+    finish(done, true);
+    std::unique_lock lock(m);
+    --finishing;
+    maybe_teardown(lock);
+    changed.notify_all();  // shutdown(wait) may wait for this batch
+}
+
 void process_pool_state::on_timeout(worker_slot* s, remote_call* c) {
     std::lock_guard lock(m);
     if (s->call == c && s->state == worker_slot::phase::busy) {
@@ -498,6 +531,11 @@ void process_pool_state::on_loop_shutdown(const void* key) {
     {
         std::lock_guard lock(m);
         hooked.erase(key);
+        // Replies read whose callback may sit on this loop, which will never
+        // run it now: finished here (a callback elsewhere finds nothing).
+        for (outcome& o : unclaimed)
+            done.push_back(std::move(o));
+        unclaimed.clear();
         for (auto& s : slots) {
             if (s->owner == nullptr || group_key(*s->owner) != key) continue;
             if (s->state != worker_slot::phase::dead) {
@@ -567,14 +605,23 @@ void process_pool_state::wait_all(std::unique_lock<std::mutex>& lock) {
                 }
             }
         }
-        lock.unlock();
-        if (fds.empty()) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        } else {
-            ::poll(fds.data(), fds.size(), static_cast<int>((wait_ns + 999'999) / 1'000'000));
-        }
-        lock.lock();
         std::vector<outcome> done;
+        done.swap(unclaimed);  // read elsewhere, its callback not run yet: ours
+        if (!done.empty()) {
+            lock.unlock();
+            finish(done, here != nullptr);
+            lock.lock();
+            continue;
+        }
+        if (fds.empty()) {
+            // Only replies that another loop is finishing now: their
+            // callback notifies when done.
+            changed.wait_for(lock, std::chrono::milliseconds(1));
+            continue;
+        }
+        lock.unlock();
+        ::poll(fds.data(), fds.size(), static_cast<int>((wait_ns + 999'999) / 1'000'000));
+        lock.lock();
         for (std::size_t i = 0; i < fds.size(); ++i) {
             if (fds[i].revents == 0) continue;
             worker_slot& s = *who[i];

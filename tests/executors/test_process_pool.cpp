@@ -137,7 +137,29 @@ struct weft::codec<account> {
     }
 };
 
+// A result whose decoding, in the parent, takes a while and says when it
+// started: a reply read but not yet turned into a value.
+struct slow_result {
+    int value = 0;
+};
+std::atomic<bool> slow_decode_started{false};
+
+template <>
+struct weft::codec<slow_result> {
+    static void encode(weft::byte_writer& w, const slow_result& v) { w.put(v.value); }
+    static slow_result decode(weft::byte_reader& r) {
+        slow_result out{r.get<int>()};
+        slow_decode_started.store(true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        return out;
+    }
+};
+
 namespace {
+
+slow_result make_slow(int x) {
+    return {x};
+}
 
 account deposit(account a, long amount) {
     a.moves.push_back(amount);
@@ -432,6 +454,36 @@ TEST_P(ProcessPool, ShutdownWaitingInsideATaskReadsTheResultsItself) {
         }
         EXPECT_TRUE(children().empty());
     }());
+}
+
+// A loop read the reply and is still decoding it when another thread shuts
+// the pool down waiting: shutdown returns only once the future is finished,
+// as concurrent.futures' shutdown(wait=True) does.
+TEST_P(ProcessPool, ShutdownWaitsForAReplyAnotherThreadIsStillDecoding) {
+    slow_decode_started.store(false);
+    weft::process_pool_executor pool(1);
+    std::atomic<bool> done_when_shut{false};
+    std::atomic<bool> shut{false};
+    weft::executor_future<slow_result> f;
+    std::atomic<bool> submitted{false};  // `f` is set: the stopper may read it
+    std::thread stopper([&] {
+        while (!slow_decode_started.load() || !submitted.load())
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        pool.shutdown(true);
+        done_when_shut.store(f.done());
+        shut.store(true);
+    });
+    run([](weft::process_pool_executor& p, weft::executor_future<slow_result>& out,
+           std::atomic<bool>& ready) -> weft::task<void> {
+        out = p.submit(make_slow, 7);
+        ready.store(true);
+        EXPECT_EQ((co_await out).value, 7);
+    }(pool, f, submitted));
+    stopper.join();
+    EXPECT_TRUE(shut.load());
+    EXPECT_TRUE(done_when_shut.load())
+        << "shutdown(wait=true) returned before the reply was decoded";
+    EXPECT_TRUE(children().empty());
 }
 
 TEST_P(ProcessPool, ShutdownWithoutWaitFinishesInTheBackground) {
