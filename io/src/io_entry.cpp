@@ -196,7 +196,7 @@ void io_entry::finalize() noexcept {
     // between fork and exec may hold a copy that would keep it registered.
     if (reg_.load(std::memory_order_acquire) == 2)
         poller_.load(std::memory_order_relaxed)->remove(fd_);
-    ::close(fd_);
+    if (fd_ >= 0) ::close(fd_);  // -1: an entry with no fd (memory_transport)
     retire(this);
 }
 

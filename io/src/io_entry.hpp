@@ -65,6 +65,8 @@ struct io_waiter {
 class io_entry final : public poll_target {
 public:
     // An entry for `fd` (which it now owns: it is closed with the entry).
+    // With fd -1 an entry that no poller watches: its edges come from
+    // notify() alone (the in-memory transport's readiness).
     static io_handle open(int fd);
 
     int fd() const noexcept { return fd_; }

@@ -456,7 +456,8 @@ task<void> stream_writer::start_tls(const ssl_context& context, start_tls_option
             throw std::logic_error(std::string(what) + ": the stream already speaks TLS");
         }
         if (!raw || !raw->is_socket()) {
-            throw std::logic_error(std::string(what) + ": TLS needs a socket stream, not a pipe");
+            throw std::logic_error(std::string(what) +
+                                   ": TLS needs a socket stream, not a pipe or an in-memory one");
         }
         link->upgrading = true;
         reader = link->reader.lock();

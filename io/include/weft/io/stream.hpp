@@ -221,4 +221,21 @@ task<std::pair<stream_reader, stream_writer>> open_unix_connection(std::string p
 std::pair<stream_reader, stream_writer> open_stream(socket s,
                                                     std::size_t limit = default_stream_limit);
 
+// Two stream pairs connected in memory, with no socket (Trio's
+// memory_stream_pair): what one side's writer writes, the other side's
+// reader reads. For tests of protocol code: no port, no syscall, and the
+// same reader and writer as over a socket, flow control included (the
+// writer's queue is what the other side has not read yet: drain() waits
+// until it reads). write_eof() is the end of the stream for the other
+// side; close() too, once it has read what was written; abort() drops that
+// and makes its reads raise connection_error (a reset). Writing to a side
+// whose peer closed raises connection_error (EPIPE). peername()/sockname()
+// are unspecified, and start_tls() refuses it (std::logic_error).
+//
+//     auto [client, server] = weft::open_memory_pair();
+//     client.second.write("ping\n");
+//     std::string line = co_await server.first.readline();
+std::pair<std::pair<stream_reader, stream_writer>, std::pair<stream_reader, stream_writer>>
+open_memory_pair(std::size_t limit = default_stream_limit);
+
 }  // namespace weft
