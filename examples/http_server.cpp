@@ -13,6 +13,10 @@
 // with more threads only the worker running it stops (see docs/io.md for
 // what that worker's own connections see).
 //
+// With --tls-cert and --tls-key it serves HTTPS instead (asyncio's
+// start_server(..., ssl=ctx)), offering ALPN "http/1.1"; a client whose TLS
+// handshake fails is reported on stderr and dropped, the others go on.
+//
 // On SIGINT or SIGTERM it stops accepting, answers the requests in flight
 // (with "connection: close"), closes idle connections with a FIN, and aborts
 // what is left after --grace-period seconds (server::shutdown). A port in
@@ -20,11 +24,14 @@
 //
 //     http_server --port 8000              # one worker per hardware thread
 //     curl http://127.0.0.1:8000/timeit/2
+//     http_server --port 8443 --tls-cert cert.pem --tls-key key.pem
+//     curl --cacert ca.pem https://localhost:8443/
 #include <atomic>
 #include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -36,6 +43,9 @@
 
 #include <weft/cli.hpp>
 #include <weft/weft.hpp>
+#if WEFT_EXAMPLE_TLS
+#include <weft/tls/ssl_context.hpp>
+#endif
 
 #include "http/request_parser.hpp"
 
@@ -135,15 +145,22 @@ weft::task<void> connection(weft::stream_reader reader, weft::stream_writer writ
     } catch (const weft::connection_error&) {
         // The client went away mid-request.
     }
+#if WEFT_EXAMPLE_TLS
+    catch (const weft::ssl_error&) {
+        // Over HTTPS: the client left without close_notify, or sent a bad
+        // record. Nothing more to answer.
+    }
+#endif
 }
 
 // start_server, with a failure (a port in use, a host that does not resolve
 // or is not one of this machine's addresses) as one line naming it.
-weft::task<weft::server> listen(std::string host, int port) {
+// `tls`: the server's TLS settings, or null for plain HTTP.
+weft::task<weft::server> listen(std::string host, int port, const weft::ssl_context* tls) {
     std::string where = host + ":" + std::to_string(port);
     try {
         co_return co_await weft::start_server(connection, host, static_cast<std::uint16_t>(port),
-                                              {.backlog = 1024});
+                                              {.backlog = 1024, .ssl = tls});
     } catch (const weft::resolve_error& e) {
         throw std::runtime_error("cannot listen on " + where + ": " + gai_strerror(e.code()));
     } catch (const std::system_error& e) {
@@ -151,9 +168,10 @@ weft::task<weft::server> listen(std::string host, int port) {
     }
 }
 
-weft::task<void> serve(std::string host, int port, int threads, double grace_period) {
-    weft::server srv = co_await listen(host, port);
-    std::printf("http server listening on http://%s (threads=%d)\n",
+weft::task<void> serve(std::string host, int port, int threads, double grace_period,
+                       const weft::ssl_context* tls) {
+    weft::server srv = co_await listen(host, port, tls);
+    std::printf("http server listening on %s://%s (threads=%d)\n", tls ? "https" : "http",
                 srv.addresses()[0].to_string().c_str(), threads);
     std::fflush(stdout);
     // The first signal starts a graceful shutdown; another one during the
@@ -193,9 +211,27 @@ int main(int argc, char** argv) {
                    "seconds requests in flight get to finish after SIGINT/SIGTERM before their "
                    "connections are aborted")
         ->check(CLI::Range(0.0, 3600.0));
+#if WEFT_EXAMPLE_TLS
+    std::string tls_cert, tls_key;
+    auto* cert_opt =
+        app.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate chain (PEM)");
+    auto* key_opt = app.add_option("--tls-key", tls_key, "the private key of --tls-cert (PEM)");
+    cert_opt->needs(key_opt);
+    key_opt->needs(cert_opt);
+#endif
     weft::cli::parse(app, argc, argv);
     try {
-        weft::run(serve(host, port, threads, grace_period), {.threads = threads});
+        const weft::ssl_context* tls = nullptr;
+#if WEFT_EXAMPLE_TLS
+        std::optional<weft::ssl_context> ctx;
+        if (!tls_cert.empty()) {
+            ctx = weft::ssl_context::create_default(weft::ssl_purpose::client_auth);
+            ctx->load_cert_chain(tls_cert, tls_key);
+            ctx->set_alpn_protocols({"http/1.1"});
+            tls = &*ctx;
+        }
+#endif
+        weft::run(serve(host, port, threads, grace_period, tls), {.threads = threads});
     } catch (const std::exception& e) {
         std::fprintf(stderr, "http_server: %s\n", e.what());
         return 1;

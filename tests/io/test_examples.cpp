@@ -454,6 +454,88 @@ TEST_P(Examples, HttpClient) {
     EXPECT_LT(total, 2.8) << "the two requests must overlap: 2 s, not 3\n" << r.output;
 }
 
+#ifdef WEFT_TLS_CERT_DIR
+// HTTPS: curl trusting the test CA gets the same answers over TLS, with
+// ALPN agreed on http/1.1 and keep-alive kept; a curl that trusts only the
+// system's store is refused, and the server reports it and goes on.
+TEST_P(Examples, HttpsServer) {
+    SKIP_WITHOUT_TEST_CERTS();
+    server s("http_server", GetParam(),
+             {"--tls-cert", test_cert("localhost.pem"), "--tls-key", test_cert("localhost.key")});
+    ASSERT_GT(s.port(), 0) << s.first_line();
+    EXPECT_NE(s.first_line().find("http server listening on https://127.0.0.1:"), std::string::npos)
+        << s.first_line();
+    std::string base = "https://127.0.0.1:" + std::to_string(s.port());
+    std::string ca = test_cert("ca.pem");
+
+    result root = curl({"-v", "--cacert", ca, base + "/"});
+    EXPECT_NE(root.output.find("{\"Hello\": \"World\"}"), std::string::npos) << root.output;
+    EXPECT_NE(root.output.find("ALPN: server accepted http/1.1"), std::string::npos) << root.output;
+
+    result three = curl({"--cacert", ca, "-w", " %{http_code} %{num_connects}\\n", base + "/",
+                         base + "/timeit/0", base + "/nowhere"});
+    EXPECT_EQ(three.output,
+              "{\"Hello\": \"World\"} 200 1\n"
+              "\"sleep seconds: 0\" 200 0\n"
+              "{\"detail\":\"Not Found\"} 404 0\n");
+
+    result untrusted = curl({"-w", "%{http_code}", base + "/"});
+    EXPECT_EQ(WEXITSTATUS(untrusted.status), 60) << untrusted.output;  // peer certificate refused
+
+    result plain = curl({"-w", "%{http_code}", s.url("/")});  // HTTP to an HTTPS port
+    EXPECT_NE(WEXITSTATUS(plain.status), 0) << plain.output;
+
+    result after = curl({"--cacert", ca, base + "/"});
+    EXPECT_EQ(after.output, "{\"Hello\": \"World\"}");
+
+    std::string rest;
+    EXPECT_TRUE(s.stop(rest)) << rest;
+    EXPECT_NE(rest.find("TLS handshake failed"), std::string::npos) << rest;
+    EXPECT_NE(rest.find("server closed\n"), std::string::npos) << rest;
+}
+
+// The two concurrent requests over TLS, verified against --cafile; without
+// it the system's store does not know the test CA, and the client says so.
+TEST_P(Examples, HttpsClient) {
+    SKIP_WITHOUT_TEST_CERTS();
+    server s("http_server", GetParam(),
+             {"--tls-cert", test_cert("localhost.pem"), "--tls-key", test_cert("localhost.key")});
+    ASSERT_GT(s.port(), 0) << s.first_line();
+    result r =
+        run_to_end({example("http_client"), "--port", std::to_string(s.port()), "--tls", "--cafile",
+                    test_cert("ca.pem"), "--threads", std::to_string(GetParam())});
+    EXPECT_TRUE(exited_ok(r.status)) << r.output;
+    EXPECT_NE(r.output.find("/timeit/1 -> 200 \"sleep seconds: 1\"\n"), std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("/timeit/2 -> 200 \"sleep seconds: 2\"\n"), std::string::npos)
+        << r.output;
+    auto at = r.output.find("total time is: ");
+    ASSERT_NE(at, std::string::npos) << r.output;
+    double total = std::atof(r.output.c_str() + at + 15);
+    EXPECT_LT(total, 2.8) << "the two requests must overlap: 2 s, not 3\n" << r.output;
+
+    result untrusted =
+        run_to_end({example("http_client"), "--port", std::to_string(s.port()), "--tls"});
+    EXPECT_EQ(WEXITSTATUS(untrusted.status), 1) << untrusted.output;
+    EXPECT_NE(untrusted.output.find("http_client: weft::open_connection: certificate verify "
+                                    "failed: unable to get local issuer certificate"),
+              std::string::npos)
+        << untrusted.output;
+
+    // --cafile means nothing without --tls; --tls-cert needs --tls-key.
+    result stray = run_to_end({example("http_client"), "--port", std::to_string(s.port()),
+                               "--cafile", test_cert("ca.pem")});
+    EXPECT_EQ(WEXITSTATUS(stray.status), 2) << stray.output;
+    EXPECT_NE(stray.output.find("--cafile requires --tls"), std::string::npos) << stray.output;
+    result half = run_to_end(
+        {example("http_server"), "--port", "0", "--tls-cert", test_cert("localhost.pem")});
+    EXPECT_EQ(WEXITSTATUS(half.status), 2) << half.output;
+    EXPECT_NE(half.output.find("--tls-cert requires --tls-key"), std::string::npos) << half.output;
+    std::string rest;
+    EXPECT_TRUE(s.stop(rest)) << rest;
+}
+#endif
+
 }  // namespace
 
 namespace {
