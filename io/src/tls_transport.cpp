@@ -230,6 +230,16 @@ io_attempt tls_transport::try_receive(char* buf, std::size_t n) {
         }
         if (e == SSL_ERROR_ZERO_RETURN) {
             eof_ = true;  // close_notify: a clean end of the stream
+            if (!closing_) {
+                // Answered with ours, and the connection closes, as
+                // asyncio's SSL protocol starts its shutdown on the peer's
+                // (TLS has no half-close here: write_eof is refused too).
+                closing_ = true;
+                ERR_clear_error();
+                SSL_shutdown(ssl_);
+                flush_quietly_locked();
+                close_raw();  // the fd transport's mutex after ours: the order allowed
+            }
             out.n = 0;
             return out;
         }
@@ -275,16 +285,33 @@ void tls_transport::write_eof() {
 }
 
 void tls_transport::close() {
+    bool await_peer = false;
     {
         std::lock_guard lock(mutex_);
         if (closing_) return;
         closing_ = true;
         if (established_ && !error_) {
             ERR_clear_error();
-            SSL_shutdown(ssl_);  // queues close_notify; the peer's is not awaited
+            SSL_shutdown(ssl_);  // queues our close_notify
             flush_quietly_locked();
+            // The peer's close_notify is still to come (asyncio's SSL
+            // shutdown waits for it before closing the socket).
+            await_peer = !eof_;
         }
     }
+    if (await_peer) {
+        try {
+            create_task(finish_shutdown(shared_from_this(), shutdown_timeout_),
+                        "weft.tls.shutdown");
+            return;
+        } catch (const std::exception&) {
+            // No loop to wait on: close without waiting, as below.
+        }
+    }
+    close_raw();
+}
+
+void tls_transport::close_raw() {
     raw_->close();
     // A peer that does not read would keep the connection open while the
     // queue (close_notify last) waits to go out: bounded by the shutdown
@@ -305,6 +332,54 @@ task<void> tls_transport::watch_close(std::shared_ptr<fd_transport> raw, double 
         raw->abort();
     } catch (const std::exception&) {
         // The connection failed while closing: closed either way.
+    }
+}
+
+task<void> tls_transport::finish_shutdown(std::shared_ptr<tls_transport> self, double timeout) {
+    std::shared_ptr<fd_transport> raw = self->raw_;
+    try {
+        co_await wait_for(
+            [](std::shared_ptr<tls_transport> t) -> task<void> {
+                co_await t->await_close_notify();
+                // Then the queue goes out and the socket closes, as for a
+                // plain stream.
+                t->raw_->close();
+                co_await t->raw_->wait_closed();
+            }(std::move(self)),
+            timeout);
+    } catch (const timeout_error&) {
+        raw->abort();  // the peer neither answered nor hung up in time
+    } catch (const std::exception&) {
+        raw->abort();  // the connection failed while closing: closed either way
+    }
+}
+
+task<void> tls_transport::await_close_notify() {
+    for (;;) {
+        io_attempt a;
+        {
+            std::lock_guard lock(mutex_);
+            if (eof_ || error_) co_return;  // a reader saw the end first
+            ERR_clear_error();
+            int r = SSL_read(ssl_, cipher_buffer(), static_cast<int>(cipher_size));
+            int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
+            flush_quietly_locked();
+            if (r > 0) continue;  // data after our close: nobody reads it now
+            if (e == SSL_ERROR_ZERO_RETURN) {
+                eof_ = true;
+                co_return;
+            }
+            if (e != SSL_ERROR_WANT_READ) co_return;  // a TLS error: just close
+            a = raw_->try_receive(cipher_buffer(), cipher_size);
+            if (a.n > 0) {
+                BIO_write(rbio_, cipher_buffer(), static_cast<int>(a.n));
+                continue;
+            }
+        }
+        // The peer hung up (its FIN, without close_notify: nothing to wait
+        // for), the fd failed or was closed, or the server stopped its reads.
+        if (!a.again || raw_->reads_stopped()) co_return;
+        if (!co_await io_wait(raw_->handle(), io_dir::read, a.seq)) co_return;
     }
 }
 

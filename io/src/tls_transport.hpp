@@ -13,10 +13,17 @@
 //             the fd transport's write(), whose queue, flusher and flow
 //             control (drain, water marks) work as for plain streams: the
 //             queue counts ciphertext.
-//   closing   close() sends close_notify then closes the fd transport once
-//             its queue is out, aborting it if that takes longer than the
-//             shutdown timeout. A peer that ends the stream without
-//             close_notify makes reads raise ssl_eof_error.
+//   closing   close() sends close_notify and, unless the peer's has
+//             arrived already, waits for it (reading and dropping what comes
+//             before it) as asyncio's SSL shutdown does, then closes the fd
+//             transport once its queue is out; a peer that hangs up instead
+//             ends the wait, and the shutdown timeout bounds the whole (the
+//             connection is aborted past it). The peer's close_notify,
+//             when it comes first, is answered with ours and the connection
+//             closes (asyncio's SSL protocol does the same), so that a peer
+//             waiting for it is not held until its timeout. A peer that
+//             ends the stream without close_notify makes reads raise
+//             ssl_eof_error.
 //
 // In Go mode the reading task, the writing task and the handshake may run
 // on different workers: `mutex_` guards the SSL object (OpenSSL's SSL is
@@ -105,6 +112,15 @@ private:
     static task<void> handshake(std::shared_ptr<tls_transport> self, std::string what);
     // Aborts `raw` if it is still open `timeout` seconds after close().
     static task<void> watch_close(std::shared_ptr<fd_transport> raw, double timeout);
+    // After our close_notify: waits for the peer's, then closes the fd
+    // transport once its queue is out; all within `timeout`, else aborts.
+    static task<void> finish_shutdown(std::shared_ptr<tls_transport> self, double timeout);
+    // Reads (and drops) what the peer still sends until its close_notify,
+    // its hang-up, or a failure.
+    task<void> await_close_notify();
+    // Closes the fd transport once its queue is out, within the shutdown
+    // timeout. With or without our mutex held.
+    void close_raw();
     // Under the mutex: hands what OpenSSL wrote into the write BIO to the fd
     // transport. Raises the fd transport's write error.
     void flush_locked();

@@ -5,6 +5,7 @@
 // asyncio mode (1 thread) and Go mode (2 workers) and checks for leaked fds.
 // The certificates come from the tls.make_certs fixture (make_certs.sh).
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -179,6 +180,68 @@ TEST_P(Tls, CleanCloseIsEndOfStreamAbortIsEofError) {
         }
         srv.close();
         co_await srv.wait_closed();
+    }());
+}
+
+// What a server handler that closes first saw: its wait_closed() returned,
+// and how long that took.
+std::atomic<bool> first_closer_done{false};
+std::atomic<double> first_closer_waited{0};
+
+weft::task<void> close_first(weft::stream_reader, weft::stream_writer writer) {
+    auto t0 = std::chrono::steady_clock::now();
+    writer.write("bye\n");
+    writer.close();  // our close_notify; the client's is awaited
+    co_await writer.wait_closed();
+    first_closer_waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    first_closer_done = true;
+}
+
+// asyncio's SSL shutdown: close() sends close_notify and closes the socket
+// only once the peer's has come back (or the peer hung up); the side that
+// receives a close_notify answers it at once and closes; a peer that does
+// neither is cut off at ssl_shutdown_timeout.
+TEST_P(Tls, CloseWaitsForThePeersCloseNotify) {
+    run([]() -> weft::task<void> {
+        auto sctx = server_ctx();
+        auto cctx = client_ctx();
+        {
+            first_closer_done = false;
+            weft::server srv =
+                co_await weft::start_server(close_first, "127.0.0.1", 0, {.ssl = &sctx});
+            auto [reader, writer] = co_await weft::open_connection(
+                "localhost", srv.addresses()[0].port(), {.ssl = &cctx});
+            co_await weft::sleep(0.2);  // not reading: the close_notify waits unseen
+            EXPECT_FALSE(first_closer_done.load())
+                << "the server closed without waiting for the client's close_notify";
+            EXPECT_FALSE(writer.is_closing());
+            EXPECT_EQ(co_await reader.read(), "bye\n");  // up to the server's close_notify
+            EXPECT_TRUE(reader.at_eof());
+            // Answered and closing: no writing after the peer's close_notify.
+            EXPECT_TRUE(writer.is_closing());
+            EXPECT_THROW(writer.write("late"), weft::closed_error);
+            co_await writer.wait_closed();
+            EXPECT_TRUE(co_await eventually([] { return first_closer_done.load(); }));
+            EXPECT_LT(first_closer_waited.load(), 5.0);
+            srv.close();
+            co_await srv.wait_closed();
+        }
+        {
+            // A client that neither reads nor hangs up.
+            first_closer_done = false;
+            weft::server srv = co_await weft::start_server(
+                close_first, "127.0.0.1", 0, {.ssl = &sctx, .ssl_shutdown_timeout = 0.3});
+            auto [reader, writer] = co_await weft::open_connection(
+                "localhost", srv.addresses()[0].port(), {.ssl = &cctx});
+            EXPECT_TRUE(co_await eventually([] { return first_closer_done.load(); }));
+            EXPECT_GE(first_closer_waited.load(), 0.25);
+            EXPECT_LT(first_closer_waited.load(), 3.0);
+            writer.abort();
+            srv.close();
+            co_await srv.wait_closed();
+            (void)reader;
+        }
     }());
 }
 
