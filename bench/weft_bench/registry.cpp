@@ -23,6 +23,7 @@ weft::task<report> run_process_rtt(sizes s);
 weft::task<report> run_submit_rtt(sizes s);
 weft::task<report> run_echo(sizes s);
 weft::task<report> run_memory_release(sizes s);
+weft::task<report> run_file_read(sizes s);
 std::string validate_fib(const sizes& s);
 std::string validate_skynet(const sizes& s);
 
@@ -95,6 +96,14 @@ const workload registry[] = {
      .default_n = 1'000'000,
      .default_m = 0,
      .run = &run_memory_release,
+     .in_all = false},
+    // Not a SPEC workload (no peer has asynchronous files): weft::file on
+    // io_uring against the blocking threads (run with --io uring / epoll).
+    {.name = "file_read",
+     .summary = "N random 4 KiB preads of a 256 MiB file, M in flight (weft::file)",
+     .default_n = 100'000,
+     .default_m = 64,
+     .run = &run_file_read,
      .in_all = false},
     {.name = "echo",
      .summary = "TCP echo server on 127.0.0.1, driven by peers/loadgen/echo_client",

@@ -1,7 +1,8 @@
 // The pool behind start_blocking (blocking_pool.hpp): threads start when work arrives and no
-// thread is idle, up to max_threads, and leave after idle_timeout.
+// thread is idle, up to max_threads(), and leave after idle_timeout.
 #include "blocking_pool.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -12,9 +13,18 @@ namespace weft::detail {
 
 namespace {
 
-// Lookups are slow and bursty (one per connection attempt); a handful of
-// threads keeps one slow DNS server from holding every other lookup back.
-constexpr int max_threads = 4;
+// Lookups are slow and bursty (one per connection attempt), and weft::file
+// runs its syscalls here on the epoll backend: as many threads as asyncio's
+// default executor has, min(32, cores + 4), so that a burst of reads is not
+// served a handful at a time and one slow DNS server does not hold every
+// other lookup back.
+int max_threads() {
+    static const int n = [] {
+        unsigned cores = std::thread::hardware_concurrency();
+        return static_cast<int>(std::min(32u, (cores == 0 ? 1u : cores) + 4u));
+    }();
+    return n;
+}
 constexpr std::chrono::seconds idle_timeout{10};
 
 struct blocking_pool {
@@ -29,7 +39,7 @@ struct blocking_pool {
         jobs.push_back(std::move(job));
         if (idle > 0) {
             cv.notify_one();
-        } else if (threads < max_threads) {
+        } else if (threads < max_threads()) {
             ++threads;
             // Detached: a thread blocked in getaddrinfo must not hold up
             // the process's exit. The pool itself is never destroyed.

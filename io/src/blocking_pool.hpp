@@ -1,8 +1,8 @@
-// A few threads for the blocking calls weft::io must make (getaddrinfo,
-// getnameinfo). weft::io sits below weft::executors (it links the scheduler
-// alone), so it cannot use the loop's default executor; these calls are
-// short and rare, and a small pool of its own keeps a name lookup from
-// waiting behind a user's long jobs in that executor.
+// Threads for the blocking calls weft::io must make (getaddrinfo,
+// getnameinfo, and weft::file's syscalls on the epoll backend). weft::io
+// sits below weft::executors (it links the scheduler alone), so it cannot
+// use the loop's default executor; a pool of its own also keeps a name
+// lookup from waiting behind a user's long jobs in that executor.
 #pragma once
 
 #include <exception>

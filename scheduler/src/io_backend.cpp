@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include <weft/detail/completion_queue.hpp>
 #include <weft/detail/poller.hpp>
 #include <weft/errors.hpp>
 #include <weft/io_backend.hpp>
@@ -39,6 +40,11 @@ io_backend parse_io_backend(std::string_view text, std::string_view source) {
     if (text == "auto") return io_backend::probe;
     throw configuration_error(std::string(source),
                               "must be epoll, uring or auto, got '" + std::string(text) + "'");
+}
+
+detail::completion_queue* detail::completions_of(detail::poller& p) noexcept {
+    // Only the io_uring backend is one (a cross cast: RTTI finds it).
+    return dynamic_cast<detail::completion_queue*>(&p);
 }
 
 io_uring_support probe_io_uring() {

@@ -20,6 +20,13 @@
 //   - The wait's timeout is the timer heap's deadline, given to
 //     io_uring_enter as an extended argument (no timeout SQE).
 //
+// File requests (completion_queue.hpp) run in the ring as themselves: a
+// CQE whose user_data carries the `completion` bit names the target to
+// call with the result. Cancelling one is an IORING_OP_ASYNC_CANCEL; the
+// request's own CQE still comes, and the target hears it. The destructor
+// cancels what is still in flight and waits (a bounded time) for those
+// CQEs, so that no target is left without its call.
+//
 // Identity. A CQE names its registration by user_data = generation << 32 |
 // fd (see key()). Every add bumps the fd's generation, so a CQE of a registration that
 // was removed (or replaced after the fd number was reused) is recognised as
@@ -32,6 +39,7 @@
 // A poll's wake-up runs as task work of the thread that submitted it, so the
 // owner submits what it can: level re-arms, and the registrations of the
 // I/O component, which happen on the loop's thread.
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -45,6 +53,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <weft/detail/completion_queue.hpp>
 #include <weft/detail/poller.hpp>
 #include <weft/io_backend.hpp>
 
@@ -62,11 +71,16 @@ namespace {
 constexpr unsigned ring_entries = 256;
 // CQEs taken per peek, as epoll_wait's max_events.
 constexpr unsigned max_events = 128;
-// user_data: the registration a poll belongs to, generation (31 bits) and
-// fd; a removal's is the same with `removal` set.
+// user_data: the registration a poll belongs to, generation (30 bits) and
+// fd; a removal's is the same with `removal` set. A file request's is its
+// target's address with `completion` set (and a cancel of it has both).
 constexpr std::uint64_t removal = std::uint64_t{1} << 63;
+constexpr std::uint64_t completion = std::uint64_t{1} << 62;
 std::uint64_t key(int fd, std::uint32_t generation) noexcept {
-    return std::uint64_t{generation & 0x7fff'ffffu} << 32 | static_cast<std::uint32_t>(fd);
+    return std::uint64_t{generation & 0x3fff'ffffu} << 32 | static_cast<std::uint32_t>(fd);
+}
+std::uint64_t key(completion_target* t) noexcept {
+    return reinterpret_cast<std::uintptr_t>(t) | completion;
 }
 
 std::uint32_t to_poll(std::uint32_t r) noexcept {
@@ -88,14 +102,54 @@ std::uint32_t from_poll(std::uint32_t e) noexcept {
     return r;
 }
 
-class uring_poller final : public poller {
+class uring_poller final : public poller, public completion_queue {
 public:
     uring_poller() {
         io_uring_params params{};
         int r = ::io_uring_queue_init_params(ring_entries, &ring_, &params);
         if (r < 0) throw std::system_error(-r, std::generic_category(), "weft: io_uring_setup");
     }
-    ~uring_poller() override { ::io_uring_queue_exit(&ring_); }
+    ~uring_poller() override {
+        finish_requests();
+        ::io_uring_queue_exit(&ring_);
+    }
+
+    // ---- completion_queue
+    void submit(const file_request& r, completion_target* t) override {
+        std::lock_guard lock(mutex_);
+        io_uring_sqe* e = sqe();
+        switch (r.op) {
+            case file_request::kind::open:
+                ::io_uring_prep_openat(e, AT_FDCWD, r.path, r.flags, r.mode);
+                break;
+            case file_request::kind::read:
+                ::io_uring_prep_read(e, r.fd, r.data, r.size, r.offset);
+                break;
+            case file_request::kind::write:
+                ::io_uring_prep_write(e, r.fd, r.data, r.size, r.offset);
+                break;
+            case file_request::kind::fsync:
+                ::io_uring_prep_fsync(e, r.fd, 0);
+                break;
+            case file_request::kind::close:
+                ::io_uring_prep_close(e, r.fd);
+                break;
+        }
+        ::io_uring_sqe_set_data64(e, key(t));
+        in_flight_.fetch_add(1, std::memory_order_relaxed);
+        // Now, not at the next wait: the loop's thread may be asleep in it.
+        submit();
+    }
+
+    void cancel(completion_target* t) noexcept override {
+        std::lock_guard lock(mutex_);
+        try {
+            cancel_request(key(t));
+            submit();
+        } catch (...) {
+            // No room in the ring: the request runs to its end instead.
+        }
+    }
 
     void add(int fd, std::uint32_t events, poll_target* target) override {
         check_pollable(fd);
@@ -176,7 +230,13 @@ public:
 
         int dispatched = 0;
         for (unsigned i = 0; i < n; ++i) {
+            if ((got[i].user_data & completion) && !(got[i].user_data & removal)) {
+                complete(got[i].user_data, got[i].res);
+                ++dispatched;
+                continue;
+            }
             if (got[i].user_data & removal) {
+                if (got[i].user_data & completion) continue;  // a cancel that came too late
                 // A removal that failed. -EALREADY: the poll was being
                 // completed right then and stays armed (a multishot one),
                 // so ask again; -ENOENT: it had ended by itself.
@@ -299,6 +359,50 @@ private:
         e->flags |= IOSQE_CQE_SKIP_SUCCESS;
     }
 
+    // Queues an IORING_OP_ASYNC_CANCEL of the request `k`. Under the mutex.
+    void cancel_request(std::uint64_t k) {
+        io_uring_sqe* e = sqe();
+        ::io_uring_prep_cancel64(e, k, 0);
+        ::io_uring_sqe_set_data64(e, k | removal);
+        e->flags |= IOSQE_CQE_SKIP_SUCCESS;  // its own CQE only says it failed
+    }
+
+    void complete(std::uint64_t user_data, int res) noexcept {
+        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        auto* t = reinterpret_cast<completion_target*>(user_data & ~completion);
+        t->on_complete(t, res);
+    }
+
+    // At destruction: cancels the file requests still in flight and hears
+    // their CQEs (at most a few seconds: a read of a FIFO with no writer
+    // may not stop; its target is then never called).
+    void finish_requests() noexcept {
+        if (in_flight_.load(std::memory_order_relaxed) == 0) return;
+        {
+            std::lock_guard lock(mutex_);
+            try {
+                io_uring_sqe* e = sqe();
+                ::io_uring_prep_cancel64(e, 0, IORING_ASYNC_CANCEL_ANY);
+                ::io_uring_sqe_set_data64(e, completion | removal);
+                e->flags |= IOSQE_CQE_SKIP_SUCCESS;
+                submit();
+            } catch (...) {
+            }
+        }
+        for (int rounds = 0; rounds < 50 && in_flight_.load(std::memory_order_relaxed) > 0;
+             ++rounds) {
+            io_uring_cqe* cqe = nullptr;
+            __kernel_timespec ts{0, 100'000'000};
+            if (::io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) < 0) continue;
+            while (::io_uring_peek_cqe(&ring_, &cqe) == 0) {
+                std::uint64_t ud = cqe->user_data;
+                int res = cqe->res;
+                ::io_uring_cqe_seen(&ring_, cqe);
+                if ((ud & completion) && !(ud & removal)) complete(ud, res);
+            }
+        }
+    }
+
     void rearm_level() {
         for (int fd : rearm_) {
             slot& s = slots_[fd];
@@ -338,6 +442,7 @@ private:
     std::vector<slot> slots_;           // by fd
     std::vector<int> rearm_;            // fds whose poll ended, to arm on the next turn
     std::vector<std::uint64_t> retry_;  // removals the kernel answered -EALREADY
+    std::atomic<int> in_flight_{0};     // file requests submitted, not yet completed
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <weft/io/address.hpp>
 #include <weft/io/errors.hpp>
+#include <weft/io/file.hpp>
 #include <weft/io/resolver.hpp>
 #include <weft/io/server.hpp>
 #include <weft/io/signals.hpp>
