@@ -84,10 +84,15 @@ int main(int argc, char** argv) {
     app.add_option("--grace-period", grace_period,
                    "seconds clients get to finish after SIGINT/SIGTERM before they are aborted")
         ->check(CLI::Range(0.0, 3600.0));
+    int tickets = 2;
+    app.add_option("--tickets", tickets,
+                   "TLS 1.3 session tickets sent after each handshake (Python's num_tickets)")
+        ->check(CLI::Range(0, 16));
     weft::cli::parse(app, argc, argv);
     try {
         auto ctx = weft::ssl_context::create_default(weft::ssl_purpose::client_auth);
         ctx.load_cert_chain(cert, key);
+        ctx.set_num_tickets(static_cast<std::size_t>(tickets));
         weft::run(serve(ctx, host, port, threads, handshake_timeout, grace_period),
                   {.threads = threads});
     } catch (const std::exception& e) {

@@ -95,6 +95,10 @@ handshake_result handshake(const weft::ssl_context& client, const weft::ssl_cont
         }
     }
     r.ok = c_done && s_done && !failed;
+    // TLS 1.3 session tickets come after the handshake: a read takes them in
+    // (there is no data, so it then wants more).
+    char byte;
+    (void)SSL_read(c, &byte, 1);
     r.verify = SSL_get_verify_result(c);
     const unsigned char* proto = nullptr;
     unsigned int len = 0;
@@ -168,6 +172,29 @@ TEST_F(tls_ssl_context, HandshakeVerifiesTheServerAndAgreesOnAlpn) {
     EXPECT_TRUE(r.ok);
     EXPECT_EQ(r.verify, X509_V_OK);
     EXPECT_EQ(r.alpn, "http/1.1");
+}
+
+// Python's SSLContext.num_tickets: what a server sends after a full
+// TLS 1.3 handshake, 2 by default; a client's context has no such setting.
+int tickets_seen = 0;
+
+TEST_F(tls_ssl_context, NumTicketsIsWhatTheServerSends) {
+    auto c = client_ctx();
+    SSL_CTX_set_session_cache_mode(c.native_handle(), SSL_SESS_CACHE_CLIENT);
+    SSL_CTX_sess_set_new_cb(c.native_handle(), [](SSL*, SSL_SESSION*) {
+        ++tickets_seen;
+        return 0;  // not kept
+    });
+    auto s = server_ctx();
+    EXPECT_EQ(s.num_tickets(), 2u);
+    for (std::size_t n : {2u, 1u, 0u}) {
+        s.set_num_tickets(n);
+        EXPECT_EQ(s.num_tickets(), n);
+        tickets_seen = 0;
+        EXPECT_TRUE(handshake(c, s, "localhost").ok);
+        EXPECT_EQ(tickets_seen, static_cast<int>(n));
+    }
+    EXPECT_THROW(c.set_num_tickets(1), std::invalid_argument);
 }
 
 TEST_F(tls_ssl_context, NoCommonAlpnProtocolHandshakesWithoutOne) {

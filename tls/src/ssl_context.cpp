@@ -1,4 +1,5 @@
 // weft::ssl_context on OpenSSL 3's SSL_CTX (see ssl_context.hpp).
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -169,6 +170,20 @@ void ssl_context::set_maximum_version(tls_version v) {
     if (SSL_CTX_set_max_proto_version(p_->ctx, openssl_version(v)) != 1) {
         raise("weft::ssl_context::set_maximum_version");
     }
+}
+
+void ssl_context::set_num_tickets(std::size_t n) {
+    if (p_->purpose != ssl_purpose::client_auth) {
+        throw std::invalid_argument(
+            "weft::ssl_context::set_num_tickets: a client's context sends no session tickets "
+            "(this is a server's setting: create_default(ssl_purpose::client_auth))");
+    }
+    ERR_clear_error();
+    if (SSL_CTX_set_num_tickets(p_->ctx, n) != 1) raise("weft::ssl_context::set_num_tickets");
+}
+
+std::size_t ssl_context::num_tickets() const noexcept {
+    return SSL_CTX_get_num_tickets(p_->ctx);
 }
 
 void ssl_context::set_alpn_protocols(const std::vector<std::string>& protocols) {

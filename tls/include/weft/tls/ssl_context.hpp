@@ -17,6 +17,7 @@
 // setters are not meant to race with connections being made from it.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -84,6 +85,13 @@ public:
     // offers. Each name is 1 to 255 bytes.
     void set_alpn_protocols(const std::vector<std::string>& protocols);
     const std::vector<std::string>& alpn_protocols() const noexcept;
+
+    // SSLContext.num_tickets: the TLS 1.3 session tickets a server sends
+    // after each full handshake (2 by default, as in Python; 0 when no
+    // client resumes sessions saves their cost). std::invalid_argument on
+    // a client's context, as Python's ValueError.
+    void set_num_tickets(std::size_t n);
+    std::size_t num_tickets() const noexcept;
 
     // The SSL_CTX itself, for settings this type does not wrap. It stays
     // owned by the context.
