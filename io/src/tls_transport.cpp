@@ -2,6 +2,7 @@
 #include "tls_transport.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cmath>
 #include <sstream>
@@ -203,7 +204,10 @@ task<void> tls_transport::handshake(std::shared_ptr<tls_transport> self, std::st
             }
             continue;
         }
-        if (a.n < 0) throw_io_error((what + ": during the TLS handshake").c_str(), a.err);
+        // A hang-up, with a FIN or a reset, reads the same: the peer left.
+        if (a.n < 0 && a.err != ECONNRESET) {
+            throw_io_error((what + ": during the TLS handshake").c_str(), a.err);
+        }
         throw connection_error(std::make_error_code(std::errc::connection_reset),
                                what + ": the peer closed the connection during the TLS handshake");
     }
