@@ -41,9 +41,9 @@ void task_record::run_step() {
             // Cancelled before its first step: the coroutine never starts, as
             // when asyncio throws CancelledError into an unstarted coroutine.
             std::uintptr_t w = lock_hook_word();
-            flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
+            transition_from_must_cancel();
             unlock_hook_word(w);
-            flags_.fetch_or(f_cancel_outcome, std::memory_order_relaxed);
+            transition_to_cancel_outcome();
             ctx.current_task = outer;
             complete_root();
             return;
@@ -75,12 +75,35 @@ bool task_record::request_cancel(const std::string* message) {
         ex.cancel_message = message ? *message : std::string();
         // Relaxed: published by the release in unlock_hook_word, and read
         // again under the lock before it is acted on.
-        std::uint32_t bits = f_must_cancel;
-        if (tls_ctx.current_task == this) bits |= f_cancel_by_self;
-        flags_.fetch_or(bits, std::memory_order_relaxed);
+        transition_to_must_cancel(tls_ctx.current_task == this);
     }
     unlock_hook_word(w);
     return true;
+}
+
+void task_record::transition_to_must_cancel(bool by_self) noexcept {
+    WEFT_ASSERT(hook_word_.load(std::memory_order_relaxed) & lock_bit,
+                "a cancel is made pending with the task's hook lock held");
+    // Relaxed: published by the release in unlock_hook_word, and read again
+    // under the lock before it is acted on. The task may finish on its own
+    // worker meanwhile (publishing takes no hook lock): the flag is then
+    // left on a done task, where nothing reads it.
+    flags_.fetch_or(f_must_cancel | (by_self ? f_cancel_by_self : 0u), std::memory_order_relaxed);
+}
+
+void task_record::transition_from_must_cancel() noexcept {
+    WEFT_ASSERT(hook_word_.load(std::memory_order_relaxed) & lock_bit,
+                "a pending cancel is taken with the task's hook lock held");
+    [[maybe_unused]] std::uint32_t before =
+        flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
+    WEFT_ASSERT(before & f_must_cancel, "only a pending cancel is taken");
+}
+
+void task_record::transition_to_cancel_outcome() noexcept {
+    [[maybe_unused]] std::uint32_t before =
+        flags_.fetch_or(f_cancel_outcome, std::memory_order_relaxed);
+    WEFT_ASSERT(!(before & (f_done_mask | f_completing)),
+                "a task's outcome is set before it is published");
 }
 
 void task_record::cancel_hook_locked(cancel_hook* hook) noexcept {
@@ -88,8 +111,7 @@ void task_record::cancel_hook_locked(cancel_hook* hook) noexcept {
                 "a hook is cancelled with the task's hook lock held");
     const future_extras* ex = extras_;
     const std::string* msg = (ex && ex->has_cancel_message) ? &ex->cancel_message : nullptr;
-    if (hook->cancel(hook, msg))
-        flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
+    if (hook->cancel(hook, msg)) transition_from_must_cancel();
 }
 
 void task_record::end_cancelled_wait(cancel_hook* h) noexcept {
@@ -98,7 +120,7 @@ void task_record::end_cancelled_wait(cancel_hook* h) noexcept {
     // cancelled before it could suspend); a cancel landing since is one
     // that raced the wake-up, merged like one that came a moment earlier.
     if (w == 0 || w == reinterpret_cast<std::uintptr_t>(h)) {
-        flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
+        if (flags(std::memory_order_relaxed) & f_must_cancel) transition_from_must_cancel();
         w = 0;
     }
     unlock_hook_word(w);
@@ -106,7 +128,7 @@ void task_record::end_cancelled_wait(cancel_hook* h) noexcept {
 
 void task_record::consume_must_cancel() {
     std::uintptr_t w = lock_hook_word();
-    flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
+    transition_from_must_cancel();
     cancelled_error err;
     if (extras_ != nullptr && extras_->has_cancel_message)
         err = cancelled_error(extras_->cancel_message);
@@ -178,7 +200,7 @@ void task_record::complete_root() noexcept {
     }
     if (fl & f_must_cancel) {
         std::uintptr_t w = lock_hook_word();
-        flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
+        transition_from_must_cancel();
         unlock_hook_word(w);
     }
     // Nobody else completes a task: the claim rides on the publishing RMW.
@@ -209,7 +231,7 @@ void task_promise_base::unhandled_exception() noexcept {
             ex->has_cancel_message = !e.message().empty();
         }
         unlock_hook_word(w);
-        flags_.fetch_or(f_cancel_outcome, std::memory_order_relaxed);
+        transition_to_cancel_outcome();
     } catch (...) {
         exception_ = std::current_exception();
     }

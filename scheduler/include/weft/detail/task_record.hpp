@@ -162,6 +162,25 @@ protected:
     // asyncio: suspending with a cancel pending cancels the new wait at once.
     void cancel_hook_locked(cancel_hook* h) noexcept;
 
+    // ---- the cancellation flags' transitions (Tokio's transition_to_*),
+    // each asserting the state it leaves. The flags word is shared with the
+    // completion bits (future_core), so these are relaxed RMWs of their own
+    // bits only; what orders them is the hook lock they are made under.
+    //
+    //   (none) --request_cancel finds no hook--> must_cancel [+ by_self]
+    //   must_cancel --a wait takes it, or it is thrown, or the task ends--> (none)
+    //   running --the coroutine ends by cancelled_error--> cancel_outcome
+    //
+    // A cancel is pending: the next resumption (or suspension) takes it.
+    // Under the hook lock, while the task is not done.
+    void transition_to_must_cancel(bool by_self) noexcept;
+    // The pending cancel was delivered (or lost the race to the task's end):
+    // under the hook lock.
+    void transition_from_must_cancel() noexcept;
+    // The task's coroutine ended by cancelled_error: its outcome is
+    // cancelled. Only the step that runs the task, before it is published.
+    void transition_to_cancel_outcome() noexcept;
+
 private:
     std::atomic<std::uintptr_t> hook_word_{0};
 
