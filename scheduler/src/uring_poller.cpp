@@ -137,8 +137,14 @@ public:
         }
         ::io_uring_sqe_set_data64(e, key(t));
         in_flight_.fetch_add(1, std::memory_order_relaxed);
-        // Now, not at the next wait: the loop's thread may be asleep in it.
-        submit();
+        // Counted as a registration, so that a busy loop still polls the
+        // ring between its tasks (it skips the poll when nothing is
+        // registered but its own wake-up fd).
+        registered_.fetch_add(1, std::memory_order_relaxed);
+        // The thread in wait() may be asleep, or past its submit: then hand
+        // it to the kernel now. Otherwise the loop's next wait() submits it
+        // with the others of the turn, in one io_uring_enter.
+        if (waiting_) submit();
     }
 
     void cancel(completion_target* t) noexcept override {
@@ -201,8 +207,18 @@ public:
         {
             std::lock_guard lock(mutex_);
             rearm_level();
+            // Set before this submit, under the mutex: a request queued after
+            // it sees the flag and submits itself (see submit(request)).
+            waiting_ = true;
             submit();
         }
+        struct waiting_guard {
+            uring_poller& p;
+            ~waiting_guard() {
+                std::lock_guard lock(p.mutex_);
+                p.waiting_ = false;
+            }
+        } not_waiting_after{*this};
         io_uring_cqe* cqes[max_events];
         unsigned n = ::io_uring_peek_batch_cqe(&ring_, cqes, max_events);
         if (n == 0 && timeout_ns != 0) {
@@ -369,6 +385,7 @@ private:
 
     void complete(std::uint64_t user_data, int res) noexcept {
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        registered_.fetch_sub(1, std::memory_order_relaxed);
         auto* t = reinterpret_cast<completion_target*>(user_data & ~completion);
         t->on_complete(t, res);
     }
@@ -443,6 +460,7 @@ private:
     std::vector<int> rearm_;            // fds whose poll ended, to arm on the next turn
     std::vector<std::uint64_t> retry_;  // removals the kernel answered -EALREADY
     std::atomic<int> in_flight_{0};     // file requests submitted, not yet completed
+    bool waiting_ = false;              // under mutex_: a thread is in wait(), past its submit
 };
 
 }  // namespace

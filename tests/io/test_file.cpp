@@ -5,6 +5,7 @@
 // tasks at once in Go mode. The fixture checks that no fd is left open.
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -268,6 +269,40 @@ TEST_P(Files, CancelledReadOfAFifo) {
         ::close(w);
         co_await f.close();
     }(fifo, uring));
+}
+
+// A loop that never runs out of ready tasks still takes in its files'
+// completions: another task yields over and over while a read is in flight,
+// and the read must finish (the ring's CQEs are reaped between tasks, not
+// only when the loop has nothing else to do).
+TEST_P(Files, CompletionsArriveWhileTheLoopIsBusy) {
+    run([](std::string p) -> weft::task<void> {
+        {
+            weft::file w = co_await weft::file::open(p, "w");
+            co_await w.write(pattern(128 * 1024, 3));
+            co_await w.close();
+        }
+        weft::file f = co_await weft::file::open(p);
+        std::atomic<bool> done{false};
+        auto spinner = weft::create_task([](std::atomic<bool>& stop) -> weft::task<int> {
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            int turns = 0;
+            while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
+                co_await weft::sleep(0);
+                ++turns;
+            }
+            co_return turns;
+        }(done));
+        for (int i = 0; i < 20; ++i) {
+            std::string got = co_await f.pread(4096, static_cast<std::uint64_t>(i) * 4096);
+            EXPECT_EQ(got.size(), 4096u);
+        }
+        bool in_time = !spinner.done();
+        done = true;
+        co_await spinner;
+        EXPECT_TRUE(in_time) << "the reads finished only once the busy task gave up (5 s)";
+        co_await f.close();
+    }(path("busy.bin")));
 }
 
 // Many tasks, each with its own file, at once (across workers in Go mode).
