@@ -559,6 +559,12 @@ void process_pool_state::on_loop_shutdown(const void* key) {
             }
             close_slot_fd(*s);
         }
+        // Slots already dead and reaped (a teardown on another thread left
+        // their sockets to this loop, which never read the end of file):
+        // closed now, so they leave, and with them the cycle pool -> slot
+        // -> pool. The others leave once finish() has reaped them.
+        for (std::size_t i = slots.size(); i-- > 0;)
+            erase_if_clean(slots[i].get());
         // Calls submitted from this loop that no worker took yet: no loop of
         // theirs will read their results.
         for (auto it = queue.begin(); it != queue.end();) {
