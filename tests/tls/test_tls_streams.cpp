@@ -6,6 +6,7 @@
 // The certificates come from the tls.make_certs fixture (make_certs.sh).
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -18,7 +19,9 @@
 #include <weft/detail/config.hpp>
 #include <weft/tls/ssl_context.hpp>
 #if WEFT_SANITIZED
-#include <sanitizer/allocator_interface.h>
+// The sanitizers' allocator's count (GCC 12 ships no header declaring it;
+// its runtimes define it, as clang's do).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 #include "../io/io_test.hpp"
