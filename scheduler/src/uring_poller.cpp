@@ -55,6 +55,7 @@
 
 #include <weft/detail/completion_queue.hpp>
 #include <weft/detail/poller.hpp>
+#include <weft/detail/tsan.hpp>
 #include <weft/io_backend.hpp>
 
 namespace weft::detail {
@@ -116,6 +117,11 @@ public:
 
     // ---- completion_queue
     void submit(const file_request& r, completion_target* t) override {
+        // The kernel orders the submitter's writes before the CQE (the SQ
+        // tail's release, the CQ tail's acquire); TSan cannot see through it
+        // when the thread that reaps the CQE took the mutex before this
+        // submit (it was already asleep in the wait). Tell it.
+        tsan_release_object(t);
         std::lock_guard lock(mutex_);
         io_uring_sqe* e = sqe();
         switch (r.op) {
@@ -387,6 +393,7 @@ private:
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
         registered_.fetch_sub(1, std::memory_order_relaxed);
         auto* t = reinterpret_cast<completion_target*>(user_data & ~completion);
+        tsan_acquire_object(t);  // pairs with submit's release
         t->on_complete(t, res);
     }
 

@@ -218,25 +218,37 @@ TEST_P(Files, LargeFileWholeAndInPieces) {
     }(path("big.bin")));
 }
 
+// A second read() while one is running is refused: the first waits on a
+// FIFO nobody writes to yet, so it is certainly still running.
 TEST_P(Files, OneReadOrWriteAtATime) {
+    std::string fifo = path("fifo1");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
     run([](std::string p) -> weft::task<void> {
-        weft::file f = co_await weft::file::open(p, "w+");
-        co_await f.write(pattern(1 << 20, 2));
-        f.seek(0);
-        auto first = weft::create_task(f.read());
-        co_await weft::sleep(0);  // let it start
+        weft::file f = co_await weft::file::open(p, "r+");  // O_RDWR: open does not wait
+        std::atomic<bool> started{false};
+        auto first = weft::create_task(
+            [](weft::file& file, std::atomic<bool>& go) -> weft::task<std::string> {
+                go = true;
+                co_return co_await file.read(5);
+            }(f, started));
+        while (!started.load())
+            co_await weft::sleep(0.001);
+        co_await weft::sleep(0.02);  // inside read() now, waiting for bytes
         bool refused = false;
         try {
             co_await f.read(1);
         } catch (const std::logic_error& e) {
             refused = std::string(e.what()).find("another read() or write()") != std::string::npos;
         }
-        // Refused while the first runs (it may have finished already: then
-        // the second one ran, at the end of the file).
-        EXPECT_TRUE(refused || first.done());
-        EXPECT_EQ((co_await first).size(), std::size_t{1} << 20);
+        EXPECT_TRUE(refused);
+        EXPECT_THROW(co_await f.write("x"), std::logic_error);
+        EXPECT_THROW(f.seek(0), std::logic_error);
+        int w = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+        EXPECT_EQ(::write(w, "hello", 5), 5);
+        ::close(w);
+        EXPECT_EQ(co_await weft::wait_for(std::move(first), 5.0), "hello");
         co_await f.close();
-    }(path("one.bin")));
+    }(fifo));
 }
 
 // A read that cannot finish (a FIFO nobody writes to), cancelled by a
