@@ -29,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -194,16 +195,16 @@ void on_slot_events(poll_target* t, std::uint32_t) noexcept {
             p->close_slot_fd(*s);  // we own the registration
             p->erase_if_clean(s);  // `s` may be gone from here on
         }
+        if (done.empty()) return;
+        // Parked for the callback below, or for shutdown(wait) if it comes
+        // first (see `unclaimed`). Out of memory here ends the process
+        // (noexcept), as below.
+        p->unclaimed.insert(p->unclaimed.end(), std::make_move_iterator(done.begin()),
+                            std::make_move_iterator(done.end()));
     }
-    if (done.empty()) return;
     // Decoding runs user code (codecs) and completes futures: a callback's
     // job, not the poller's.
     try {
-        {
-            std::lock_guard lock(p->m);
-            for (outcome& o : done)
-                p->unclaimed.push_back(std::move(o));
-        }
         auto* cb = make_callback([p] { p->finish_unclaimed(); });
         event_loop::current()->push_ready(event_loop::tag_callback(cb));
     } catch (...) {

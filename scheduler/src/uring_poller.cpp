@@ -218,13 +218,6 @@ public:
             waiting_ = true;
             submit();
         }
-        struct waiting_guard {
-            uring_poller& p;
-            ~waiting_guard() {
-                std::lock_guard lock(p.mutex_);
-                p.waiting_ = false;
-            }
-        } not_waiting_after{*this};
         io_uring_cqe* cqes[max_events];
         unsigned n = ::io_uring_peek_batch_cqe(&ring_, cqes, max_events);
         if (n == 0 && timeout_ns != 0) {
@@ -307,8 +300,12 @@ public:
         }
         // Arm level interest again now rather than on the next wait: the
         // ring's fd (pollable_fd) must turn readable while such an fd is
-        // still ready, as epoll's does.
+        // still ready, as epoll's does. (This lock, taken on every wait
+        // anyway, also ends the waiting state: requests made from now on
+        // wait for the next wait's submit. Left set by an exception above,
+        // it costs only early submits.)
         std::lock_guard lock(mutex_);
+        waiting_ = false;
         if (!rearm_.empty() || !retry_.empty()) {
             rearm_level();
             for (std::uint64_t k : retry_)
