@@ -222,7 +222,17 @@ io_attempt tls_transport::try_receive(char* buf, std::size_t n) {
         return out;
     }
     int want = static_cast<int>(std::min<std::size_t>(n, INT_MAX));
-    for (;;) {
+    // With no record bytes held by OpenSSL nor waiting in the memory BIO,
+    // SSL_read can only say "want read": go to the socket first. A reader
+    // that waited for readiness comes here every time, and this saves it an
+    // SSL_read, an error-queue clear and a flush per request.
+    bool input = SSL_has_pending(ssl_) == 1 || BIO_ctrl_pending(rbio_) > 0;
+    for (;; input = true) {
+        if (!input) {
+            io_attempt a = receive_records_locked();
+            if (a.n <= 0) return a;
+            continue;
+        }
         ERR_clear_error();
         int r = SSL_read(ssl_, buf, want);
         int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
@@ -248,20 +258,26 @@ io_attempt tls_transport::try_receive(char* buf, std::size_t n) {
             return out;
         }
         if (e != SSL_ERROR_WANT_READ) fail_locked("weft::stream_reader: TLS error");
-        io_attempt a = raw_->try_receive(cipher_buffer(), cipher_size);
-        if (a.n == 0) {
-            try {
-                throw ssl_eof_error(
-                    "weft::stream_reader: the peer closed the connection without TLS's "
-                    "close_notify (the data may have been cut short)");
-            } catch (...) {
-                error_ = std::current_exception();
-            }
-            std::rethrow_exception(error_);
-        }
-        if (a.n < 0) return a;  // again, closed or an errno: the reader's to handle
-        BIO_write(rbio_, cipher_buffer(), static_cast<int>(a.n));
+        io_attempt a = receive_records_locked();
+        if (a.n <= 0) return a;
     }
+}
+
+io_attempt tls_transport::receive_records_locked() {
+    io_attempt a = raw_->try_receive(cipher_buffer(), cipher_size);
+    if (a.n == 0) {
+        try {
+            throw ssl_eof_error(
+                "weft::stream_reader: the peer closed the connection without TLS's "
+                "close_notify (the data may have been cut short)");
+        } catch (...) {
+            error_ = std::current_exception();
+        }
+        std::rethrow_exception(error_);
+    }
+    // again, closed or an errno: the reader's to handle
+    if (a.n > 0) BIO_write(rbio_, cipher_buffer(), static_cast<int>(a.n));
+    return a;
 }
 
 void tls_transport::write(std::string_view data) {

@@ -127,6 +127,10 @@ private:
     // As flush_locked, for the reading side: a failed send is the writer's
     // to report (its next write or drain raises it), not the reader's.
     void flush_quietly_locked() noexcept;
+    // Under the mutex: one non-blocking read of the socket into OpenSSL's
+    // read BIO. Its result is the socket's; the peer's hang-up without
+    // close_notify is recorded and raised as ssl_eof_error.
+    io_attempt receive_records_locked();
     // Under the mutex: records a TLS failure made from OpenSSL's error
     // queue, and raises it (now and on every later call).
     [[noreturn]] void fail_locked(const std::string& what);
