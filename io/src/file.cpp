@@ -96,12 +96,20 @@ int run_syscall(const file_request& r) noexcept {
     return n < 0 ? -errno : static_cast<int>(n);
 }
 
+// "weft::file::<method>", and the path for an open: built only for an
+// error, so that a read or write allocates no message.
+std::string describe(const file_op& op, const char* method) {
+    std::string what = std::string("weft::file::") + method;
+    if (!op.path.empty()) what += ": " + op.path;
+    return what;
+}
+
 // Runs `op` and returns its result (>= 0) or raises its errno, naming
-// `what`. Cancelling the awaiting task cancels the request.
-task<int> perform(std::shared_ptr<file_op> op, std::string what) {
+// `method` (describe). Cancelling the awaiting task cancels the request.
+task<int> perform(std::shared_ptr<file_op> op, const char* method) {
     event_loop* loop = event_loop::current();
     if (loop == nullptr) {
-        throw std::logic_error(what + ": awaited outside an event loop's thread");
+        throw std::logic_error(describe(*op, method) + ": awaited outside an event loop's thread");
     }
     completion_queue* ring = completions_of(loop->poller());
     int res = 0;
@@ -124,7 +132,7 @@ task<int> perform(std::shared_ptr<file_op> op, std::string what) {
         future<int> f = start_blocking<int>([op] { return run_syscall(op->req); });
         res = co_await f;  // cancelled: the thread finishes, `op` keeps the buffer
     }
-    if (res < 0) throw_io_error(what.c_str(), -res);
+    if (res < 0) throw_io_error(describe(*op, method).c_str(), -res);
     co_return res;
 }
 
@@ -223,7 +231,7 @@ task<std::string> read_at(std::shared_ptr<file_state> s, std::size_t n, std::uin
     op->req.data = op->buf.data();
     op->req.size = static_cast<std::uint32_t>(op->buf.size());
     op->req.offset = offset;
-    int got = co_await perform(op, std::string("weft::file::") + what);
+    int got = co_await perform(op, what);
     co_return op->buf.substr(0, static_cast<std::size_t>(got));
 }
 
@@ -234,7 +242,7 @@ task<std::size_t> write_at(std::shared_ptr<file_state> s, std::string_view data,
     op->req.data = op->buf.data();
     op->req.size = static_cast<std::uint32_t>(op->buf.size());
     op->req.offset = offset;
-    co_return static_cast<std::size_t>(co_await perform(op, std::string("weft::file::") + what));
+    co_return static_cast<std::size_t>(co_await perform(op, what));
 }
 
 }  // namespace
@@ -268,7 +276,7 @@ task<file> file::open(std::string path, std::string mode, unsigned permissions) 
     op->req.mode = permissions;
     event_loop* loop = event_loop::current();
     s->uring = loop != nullptr && detail::completions_of(loop->poller()) != nullptr;
-    s->fd = co_await detail::perform(op, "weft::file::open: " + s->path);
+    s->fd = co_await detail::perform(op, "open");
     struct stat st {};
     s->stream = ::fstat(s->fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
     co_return file(std::move(s));
@@ -342,8 +350,7 @@ task<std::size_t> file::pwrite(std::string data, std::uint64_t offset) {
 
 task<void> file::fsync() {
     detail::check_open(s_, "fsync");
-    co_await detail::perform(detail::make_op(s_, detail::file_request::kind::fsync),
-                             "weft::file::fsync");
+    co_await detail::perform(detail::make_op(s_, detail::file_request::kind::fsync), "fsync");
 }
 
 task<void> file::close() {
@@ -354,7 +361,7 @@ task<void> file::close() {
     auto op = std::make_shared<detail::file_op>();
     op->req.op = detail::file_request::kind::close;
     op->req.fd = std::exchange(s->fd, -1);
-    co_await detail::perform(op, "weft::file::close");
+    co_await detail::perform(op, "close");
 }
 
 std::uint64_t file::tell() const {
