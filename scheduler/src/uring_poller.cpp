@@ -38,7 +38,11 @@
 // (the loop's owner, whoever drives it after a hand-off) reads completions.
 // A poll's wake-up runs as task work of the thread that submitted it, so the
 // owner submits what it can: level re-arms, and the registrations of the
-// I/O component, which happen on the loop's thread.
+// I/O component, which happen on the loop's thread. The ring's task work is
+// cooperative (see the constructor): another thread that armed a poll and
+// is running its own code when the fd turns ready passes the wake-up on at
+// its next system call or scheduler tick, a few milliseconds at most; a
+// sleeping one is woken for it at once.
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -106,8 +110,22 @@ std::uint32_t from_poll(std::uint32_t e) noexcept {
 class uring_poller final : public poller, public completion_queue {
 public:
     uring_poller() {
+        // Cooperative task work (Linux 5.19): a poll's wake-up is queued as
+        // task work of the thread that armed it without an interrupt
+        // (IPI) to make a running thread take it at once. A sleeping thread
+        // is still woken for it; a running one takes it at its next entry
+        // to the kernel (the loop's own: its next peek or wait, which sees
+        // IORING_SQ_TASKRUN and enters), or at the latest when the
+        // scheduler's tick interrupts it. The IPIs were what made readiness
+        // through the ring cost twice epoll's CPU per HTTP request on a
+        // virtual machine, where every interrupt is an exit to the host.
         io_uring_params params{};
+        params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
         int r = ::io_uring_queue_init_params(ring_entries, &ring_, &params);
+        if (r == -EINVAL) {
+            params = io_uring_params{};  // a kernel before 5.19: interrupts, as before
+            r = ::io_uring_queue_init_params(ring_entries, &ring_, &params);
+        }
         if (r < 0) throw std::system_error(-r, std::generic_category(), "weft: io_uring_setup");
     }
     ~uring_poller() override {
