@@ -219,6 +219,42 @@ TEST_P(Poller, TimeoutEndsAWaitWithNothingReady) {
     p->remove(s.fd[0]);
 }
 
+// An fd added by another thread, which then computes without a system
+// call: under io_uring the poll belongs to that thread, and its wake-up is
+// that thread's task work, taken without an interrupt (cooperative task
+// work) at its next entry to the kernel or scheduler tick. The owner's wait
+// must still see the readiness while the other thread computes on.
+TEST_P(Poller, AnFdAddedByAThreadThatThenComputesStillReportsReadiness) {
+    auto p = make_poller();
+    socket_pair s;
+    recorder r;
+    std::atomic<bool> added{false};
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> sink{0};  // what it computed, so the loop stays
+    std::thread adder([&] {
+        p->add(s.fd[0], readiness::readable, &r);
+        added.store(true, std::memory_order_release);  // pairs with the acquire below
+        std::uint64_t x = 1;
+        while (!stop.load(std::memory_order_relaxed))  // a flag; join() orders the rest
+            x = x * 6364136223846793005u + 1;          // computing, no system call
+        sink.store(x, std::memory_order_relaxed);
+    });
+    while (!added.load(std::memory_order_acquire))
+        std::this_thread::yield();
+    ASSERT_EQ(::write(s.fd[1], "x", 1), 1);
+    int n = 0;
+    // 3 s: far beyond a scheduler tick, short enough to fail rather than hang.
+    for (int i = 0; i < 30 && n == 0; ++i)
+        n = p->wait(100'000'000);
+    bool seen_while_computing = n > 0;
+    stop.store(true, std::memory_order_relaxed);
+    adder.join();
+    EXPECT_TRUE(seen_while_computing);
+    ASSERT_EQ(r.seen.size(), 1u);
+    EXPECT_TRUE(r.seen[0] & readiness::readable);
+    p->remove(s.fd[0]);
+}
+
 // Stress, for ThreadSanitizer: one thread waits as a loop's owner does while
 // others add, trigger, remove and close fds (as the I/O component closes an
 // fd on whichever thread its owner runs). Nothing may crash, and the count
