@@ -226,13 +226,11 @@ io_attempt tls_transport::try_receive(char* buf, std::size_t n) {
     // SSL_read can only say "want read": go to the socket first. A reader
     // that waited for readiness comes here every time, and this saves it an
     // SSL_read, an error-queue clear and a flush per request.
-    bool input = SSL_has_pending(ssl_) == 1 || BIO_ctrl_pending(rbio_) > 0;
-    for (;; input = true) {
-        if (!input) {
-            io_attempt a = receive_records_locked();
-            if (a.n <= 0) return a;
-            continue;
-        }
+    if (SSL_has_pending(ssl_) != 1 && BIO_ctrl_pending(rbio_) == 0) {
+        io_attempt a = receive_records_locked();
+        if (a.n <= 0) return a;
+    }
+    for (;;) {
         ERR_clear_error();
         int r = SSL_read(ssl_, buf, want);
         int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
@@ -275,9 +273,8 @@ io_attempt tls_transport::receive_records_locked() {
         }
         std::rethrow_exception(error_);
     }
-    // again, closed or an errno: the reader's to handle
     if (a.n > 0) BIO_write(rbio_, cipher_buffer(), static_cast<int>(a.n));
-    return a;
+    return a;  // a.n < 0: again, closed or an errno, the reader's to handle
 }
 
 void tls_transport::write(std::string_view data) {
