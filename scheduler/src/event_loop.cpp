@@ -1,6 +1,6 @@
 // The event loop: asyncio's _run_once, the remote queue that
 // call_soon_threadsafe feeds, the task registry, settings and error
-// reporting. The Go-mode worker loop is in worker.cpp.
+// reporting. A Go-mode worker's scheduling is in go_worker.cpp.
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <weft/detail/frame_allocator.hpp>
+#include <weft/detail/go_worker.hpp>
 #include <weft/detail/inject_queue.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
@@ -68,16 +69,28 @@ event_loop::event_loop(io_backend io)
     init_wakeup();
 }
 
-event_loop::event_loop(detail::runtime_core* rt, unsigned index, detail::loop_settings* shared,
-                       io_backend io)
+event_loop::event_loop(detail::worker_key, detail::runtime_core* rt, unsigned index,
+                       detail::loop_settings* shared, io_backend io)
     : poller_(detail::make_poller(io)),
       settings_(shared),
       rt_(rt),
       index_(index),
       group_(rt),
-      worker_(std::make_unique<detail::worker_state>()) {
-    worker_->rng = 0x9e3779b97f4a7c15ull * (index + 1);
+      worker_(std::make_unique<detail::go_worker>(*this, *rt, index)) {
     init_wakeup();
+}
+
+event_loop::owner_scope::owner_scope(const event_loop& l) noexcept : ctx_(tls_ctx) {
+    // An asyncio-mode loop has no owner but its thread, which has no machine.
+    static const std::atomic<detail::machine*> no_owner{nullptr};
+    std::atomic_ref<int> ops(ctx_.owner_ops);
+    owned_ = detail::enter_owner_operation<detail::std_sync>(
+        ops, l.worker_ ? l.worker_->owner : no_owner, ctx_.machine);
+}
+
+event_loop::owner_scope::~owner_scope() {
+    std::atomic_ref<int> ops(ctx_.owner_ops);
+    detail::leave_owner_operation<detail::std_sync>(ops);
 }
 
 void event_loop::init_wakeup() {
@@ -223,7 +236,7 @@ bool event_loop::spin_for_remote(std::int64_t timeout_ns) {
 
 void event_loop::add_timer(callback_base* cb, std::int64_t when_ns) {
     if (worker_) {
-        owner_scope owner(*this);
+        detail::owner_guard owner(*worker_);
         if (WEFT_UNLIKELY(!owner.owned())) return add_timer_remote(cb, when_ns);
         cb->when = when_ns;
         cb->timer_loop.store(this, std::memory_order_relaxed);
@@ -537,7 +550,7 @@ void event_loop::report_slow(task_record* t, double seconds) {
 
 void event_loop::register_task(task_record* t) noexcept {
     if (worker_) {
-        owner_scope owner(*this);
+        detail::owner_guard owner(*worker_);
         if (WEFT_LIKELY(owner.owned())) return link_locally(t);
         // Not driving this loop (it was handed off while we were blocked):
         // the driver links it later. release: pairs with the exchange there.
@@ -563,13 +576,13 @@ void event_loop::link_locally(task_record* t) noexcept {
 bool event_loop::unregister_task(task_record* t) noexcept {
     if (worker_ != nullptr) {
         if (tls_ctx.loop == this) {
-            owner_scope owner(*this);
+            detail::owner_guard owner(*worker_);
             if (owner.owned()) {
                 // `t` may have been created by a thread that had lost this
                 // loop and still wait in link_stack: link those first, or
                 // `t` would be freed while still on that stack.
                 if (WEFT_UNLIKELY(worker_->link_stack.load(std::memory_order_relaxed) != nullptr))
-                    drain_links();
+                    worker_->drain_links();
                 unlink_locally(t);
                 return true;
             }
@@ -623,8 +636,9 @@ void event_loop::close() {
     // runtime does it for all its workers, in ~runtime_core).
     if (own_settings_) detail::run_shutdown_callbacks(*own_settings_);
     if (worker_) {
-        owner_.store(static_cast<detail::machine*>(tls_ctx.machine), std::memory_order_relaxed);
-        drain_unlinks();
+        worker_->owner.store(static_cast<detail::machine*>(tls_ctx.machine),
+                             std::memory_order_relaxed);
+        worker_->drain_unlinks();
     }
     // Tasks still pending are abandoned: reported, then completed as
     // cancelled so that anything awaiting them is released, and their frames
@@ -648,14 +662,7 @@ void event_loop::close() {
     drain_remote();
     while (!ready_.empty())
         drop(ready_.pop_front());
-    if (worker_) {
-        if (worker_->runnext) drop(std::exchange(worker_->runnext, 0));
-        // No thread drives the loop any more: this one is the owner now,
-        // whichever runtime's thread it is (so no own_queue() check).
-        auto local = worker_->local.owner();
-        while (std::uintptr_t item = local.pop())
-            drop(item);
-    }
+    if (worker_) worker_->drop_queued(drop);
     timers_.clear();
     tls_ctx.loop = outer;
 }

@@ -13,6 +13,7 @@
 
 #include <weft/blocking.hpp>
 #include <weft/detail/assert.hpp>
+#include <weft/detail/go_worker.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
 
@@ -122,7 +123,7 @@ void runtime_core::machine_main(machine& m) {
             if (m.next == nullptr) break;
             loop = std::exchange(m.next, nullptr);
         }
-        bool lost = loop->run_worker(m);
+        bool lost = loop->worker()->run(m);
         // Taken: the retaker left its verdict here; no one looks at it until
         // this machine drives a loop again.
         m.retake.store(retake_none, std::memory_order_relaxed);
@@ -154,7 +155,7 @@ void runtime_core::start_loops() {
         }
     }
     for (unsigned i = 0; i < size(); ++i) {
-        workers_[i]->owner_.store(drivers[i], std::memory_order_relaxed);
+        workers_[i]->worker()->owner.store(drivers[i], std::memory_order_relaxed);
         assign(*drivers[i], *workers_[i]);
     }
     if (blocking_.threshold.count() > 0) {
@@ -182,7 +183,7 @@ bool runtime_core::stop_loops(std::chrono::steady_clock::time_point deadline) {
     // No runtime thread drives a loop: the calling thread may set one up
     // (create_task before the next run), as before the first.
     for (auto& w : workers_)
-        w->owner_.store(nullptr, std::memory_order_relaxed);
+        w->worker()->owner.store(nullptr, std::memory_order_relaxed);
     started_.store(false, std::memory_order_release);
     return true;
 }
@@ -200,8 +201,8 @@ void runtime_core::retake(machine& m, event_loop& loop, std::uint64_t step) {
         // acquire: pairs with the thread's release store of `ctx`.
         return std::atomic_ref<int>(m.ctx.load(std::memory_order_acquire)->owner_ops);
     };
-    if (!take_blocked_loop(m, &m, m.loop, &loop, loop.owner_, loop.driver_, spare, step,
-                           owner_ops)) {
+    if (!take_blocked_loop(m, &m, m.loop, &loop, loop.worker()->owner, loop.worker()->driver, spare,
+                           step, owner_ops)) {
         release_spare(spare);  // the step ended meanwhile: nothing to hand off
         return;
     }
@@ -219,7 +220,7 @@ bool runtime_core::hand_off(machine& m, event_loop& loop) {
         m.release_claim();
         return false;
     }
-    give_own_loop(m, loop.owner_, loop.driver_, spare);
+    give_own_loop(m, loop.worker()->owner, loop.worker()->driver, spare);
     loop.worker()->counters.handoffs.add();
     if (WEFT_UNLIKELY(trace::enabled()))
         trace::instant("hand-off (weft::blocking)", "loop", loop.worker_index(), "to_thread",
@@ -257,7 +258,7 @@ void runtime_core::monitor_main() {
         bool any_in_step = false;
         for (unsigned i = 0; i < size(); ++i) {
             event_loop& loop = *workers_[i];
-            machine* m = loop.owner_.load(std::memory_order_acquire);
+            machine* m = loop.worker()->owner.load(std::memory_order_acquire);
             std::uint64_t step = m ? m->step.load(std::memory_order_acquire) : 0;
             if (!(step & 1)) {
                 seen[i].m = nullptr;  // between steps, parked, or not started

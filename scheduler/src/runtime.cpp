@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include <weft/detail/go_worker.hpp>
 #include <weft/detail/inject_queue.hpp>
 #include <weft/detail/runtime_core.hpp>
 #include <weft/detail/task_record.hpp>
@@ -26,7 +27,7 @@ runtime_core::runtime_core(unsigned workers, blocking_options blocking, io_backe
     io = resolve_io_backend(io);  // once: one probe, one log line
     workers_.reserve(workers);
     for (unsigned i = 0; i < workers; ++i) {
-        workers_.push_back(std::unique_ptr<event_loop>(new event_loop(this, i, &settings_, io)));
+        workers_.push_back(std::make_unique<event_loop>(worker_key{}, this, i, &settings_, io));
     }
 }
 
@@ -87,9 +88,8 @@ bool runtime_core::global_empty() const noexcept {
     return global_->items.size_approx() == 0;
 }
 
-std::uintptr_t runtime_core::pop_global(event_loop& into) {
+std::uintptr_t runtime_core::pop_global(go_worker& w) {
     if (global_->items.size_approx() == 0) return 0;
-    worker_state& w = *into.worker();
     // Take a fair share (Go's globrunqget: len/workers + 1), and no more than
     // half of what the local queue has room for.
     std::size_t room = local_queue_capacity - w.local.size();
@@ -100,7 +100,7 @@ std::uintptr_t runtime_core::pop_global(event_loop& into) {
     if (got == 0) return 0;
     w.counters.injection_pulls.add(got);
     for (std::size_t i = 1; i < got; ++i)
-        into.push_local(batch[i]);
+        w.push_local(batch[i]);
     return batch[0];
 }
 
@@ -130,7 +130,7 @@ void runtime_core::wake_all() noexcept {
 std::size_t runtime_core::live_tasks() const noexcept {
     std::size_t n = 0;
     for (const auto& w : workers_) {
-        worker_state* s = const_cast<event_loop&>(*w).worker();
+        const go_worker* s = w->worker();
         n += s->live.load(std::memory_order_relaxed);
         // Not yet handed back, or created by a thread that had lost the loop.
         if (s->unlink_stack.load(std::memory_order_relaxed) != nullptr) ++n;
@@ -140,7 +140,7 @@ std::size_t runtime_core::live_tasks() const noexcept {
 }
 
 void runtime_core::cancel_leftovers(event_loop& w) {
-    worker_state& s = *w.worker();
+    go_worker& s = *w.worker();
     unsigned round = cancel_round();
     if (s.cancel_round_seen.load(std::memory_order_relaxed) == round) return;
     std::vector<task_record*> pending;
@@ -275,7 +275,7 @@ std::vector<worker_stats> runtime_core::stats() const {
     std::vector<worker_stats> out;
     std::uint64_t now = static_cast<std::uint64_t>(event_loop::time_ns());
     for (const auto& wl : workers_) {
-        const worker_counters& c = const_cast<event_loop&>(*wl).worker()->counters;
+        const worker_counters& c = wl->worker()->counters;
         worker_stats s;
         s.tasks_run = c.tasks_run.get();
         s.steal_attempts = c.steal_attempts.get();

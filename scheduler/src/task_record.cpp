@@ -3,6 +3,7 @@
 #include <atomic>
 #include <string>
 
+#include <weft/detail/go_worker.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/event_loop.hpp>
 #include <weft/task.hpp>

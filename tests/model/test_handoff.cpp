@@ -2,7 +2,7 @@
 // monitor hands its loop to a spare, and weft::blocking handing it off on
 // purpose while the monitor tries. The protocol's operations are the real
 // code on the checker's atomics; the threads around them mirror what
-// worker.cpp (run_worker), monitor.cpp (monitor_main, retake, hand_off,
+// go_worker.cpp (go_worker::run), monitor.cpp (monitor_main, retake, hand_off,
 // machine_main) and event_loop.hpp (owner_scope) do, less what does not
 // touch the protocol's words (counters, traces, thread management).
 //
@@ -97,7 +97,7 @@ machine_model<Sync, Ops>* acquire_spare(world<Sync, Ops>& w) {
     return &w.spare;
 }
 
-// event_loop::run_worker for `steps` steps, each one or two owner-only
+// go_worker::run for `steps` steps, each one or two owner-only
 // operations, with `in_step` run between them (a task calling
 // weft::blocking). Returns true if the loop was taken during a step.
 template <class Sync, class Ops, class InStep>

@@ -1,6 +1,6 @@
 // The idle protocol (weft/detail/idle.hpp): the real idle-state class, on
 // the checker's atomics and mutex, played by two workers and a producer.
-// What the workers and the producer do around it lives in worker.cpp and
+// What the workers and the producer do around it lives in go_worker.cpp and
 // runtime.cpp, which are not templates; it is mirrored here call for call
 // (each function names the one it mirrors), with the queues reduced to
 // counters that keep the real code's memory orders:
@@ -135,7 +135,7 @@ void inject(world& w) {
     notify_parked(w);
 }
 
-// event_loop::push_local (never full here).
+// go_worker::push_local (never full here).
 void push_local(world& w, unsigned me) {
     w.local[me].push();
     notify_parked(w);
@@ -152,9 +152,9 @@ bool pop_global(world& w, unsigned me) {
     return true;
 }
 
-// ---- worker.cpp
+// ---- go_worker.cpp
 
-// event_loop::steal_work.
+// go_worker::steal_work.
 bool steal_work(world& w, unsigned me) {
     for (unsigned v = 0; v < workers; ++v) {
         if (v != me && w.local[v].take()) return true;
@@ -162,7 +162,7 @@ bool steal_work(world& w, unsigned me) {
     return false;
 }
 
-// event_loop::park (rules 3 and 5).
+// go_worker::park (rules 3 and 5).
 void park(world& w, unsigned me, bool& searching) {
     if (!w.local[me].empty()) return;
     bool last = w.idle.park(me, searching);
@@ -177,7 +177,7 @@ void park(world& w, unsigned me, bool& searching) {
     searching = w.idle.unpark(me);
 }
 
-// event_loop::find_work (rule 1), less timers, I/O and search rounds.
+// go_worker::find_work (rule 1), less timers, I/O and search rounds.
 bool find_work(world& w, unsigned me, bool& searching) {
     while (!w.stopping) {
         if (pop_global(w, me)) return true;
@@ -190,7 +190,7 @@ bool find_work(world& w, unsigned me, bool& searching) {
     return false;
 }
 
-// event_loop::run_worker (rule 4).
+// go_worker::run (rule 4).
 void run_worker(world& w, unsigned me) {
     bool searching = false;
     while (!w.stopping) {

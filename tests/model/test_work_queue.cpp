@@ -87,7 +87,7 @@ void drain(Queue& q, ledger& l, const char* who) {
         l.take(v, who);
 }
 
-// As event_loop::push_local: when the deque is full, the older half and the
+// As go_worker::push_local: when the deque is full, the older half and the
 // new item go to the global queue; if a thief raced the overflow, it made
 // room, and the push is tried again.
 template <class Queue>

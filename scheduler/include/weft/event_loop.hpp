@@ -18,10 +18,13 @@
 // Python twin's (tests/conformance pins that down).
 //
 // Go mode. Each worker thread of the runtime drives one event_loop, with its
-// own timers and poller, but its ready queue is a bounded lock-free local
-// queue plus a runnext slot, and idle workers steal from each other (see
-// event_loop::run_worker in worker.cpp). What a program sees through this
-// class is the same in both modes: get_running_loop() is the worker it is on.
+// own timers and poller, but it schedules through a detail::go_worker
+// (go_worker.hpp, go_worker.cpp): a bounded lock-free local queue plus a
+// runnext slot, from which idle workers steal. The loop reaches its worker
+// once per entry point (push_wake, push_ready, ready_count), through calls
+// declared here and defined there, so no worker internals live in this
+// header. What a program sees through this class is the same in both
+// modes: get_running_loop() is the worker it is on.
 #pragma once
 
 #include <atomic>
@@ -37,12 +40,10 @@
 
 #include <weft/detail/callback.hpp>
 #include <weft/detail/context_map.hpp>
-#include <weft/detail/handoff.hpp>
 #include <weft/detail/poller.hpp>
 #include <weft/detail/ring_queue.hpp>
 #include <weft/detail/thread_context.hpp>
 #include <weft/detail/timer_heap.hpp>
-#include <weft/detail/worker_state.hpp>
 
 namespace weft {
 
@@ -50,8 +51,20 @@ namespace detail {
 class task_record;
 struct remote_queue;
 class runtime_core;
+class go_worker;
 struct loop_settings;
 struct machine;
+
+// A Go-mode worker's half of the loop (go_worker.cpp), reached only here.
+void go_worker_push_wake(go_worker& w, std::uintptr_t item);
+void go_worker_push_ready(go_worker& w, std::uintptr_t item);
+std::size_t go_worker_ready_count(const go_worker& w) noexcept;
+
+// The key to event_loop's worker constructor: only the runtime makes one.
+class worker_key {
+    friend class runtime_core;
+    worker_key() = default;
+};
 
 }  // namespace detail
 
@@ -266,31 +279,18 @@ public:
         return reinterpret_cast<std::uintptr_t>(cb) | 1u;
     }
     // On this loop's thread: a task just spawned or woken. Go mode puts it in
-    // the runnext slot (the task it displaces goes to the queue), asyncio
+    // the runnext slot (the task it displaces goes to the deque), asyncio
     // mode at the back of the ready queue.
     void push_wake(std::uintptr_t item) {
-        if (!worker_) {
-            if (WEFT_UNLIKELY(between_steps_)) note_outside_work();
-            return ready_.push_back(item);
-        }
-        owner_scope owner(*this);
-        if (WEFT_UNLIKELY(!owner.owned())) return push_remote(item);
-        detail::worker_state& w = *worker_;
-        std::uintptr_t old = w.runnext;
-        w.runnext = item;
-        if (old != 0) push_local(old);
+        if (worker_) return detail::go_worker_push_wake(*worker_, item);
+        if (WEFT_UNLIKELY(between_steps_)) note_outside_work();
+        ready_.push_back(item);
     }
     // On this loop's thread: at the back of the ready queue, behind other
     // ready work, in FIFO order (callbacks, yields, due timers). In Go mode
-    // this is the worker's own FIFO, which it runs when its deque is empty
-    // and every 61 ticks, and hands to the global queue when it grows while
-    // other workers are idle.
+    // this is the worker's own FIFO (go_worker::push_ready).
     void push_ready(std::uintptr_t item) {
-        if (worker_) {
-            owner_scope owner(*this);
-            if (WEFT_UNLIKELY(!owner.owned())) return push_remote(item);
-            return ready_.push_back(item);
-        }
+        if (worker_) return detail::go_worker_push_ready(*worker_, item);
         if (WEFT_UNLIKELY(between_steps_)) note_outside_work();
         ready_.push_back(item);
     }
@@ -330,11 +330,7 @@ public:
     // in a hand-off, in the middle of a step, gets 0: the FIFO is another
     // thread's now.
     std::size_t ready_count() const noexcept {
-        if (worker_) {
-            owner_scope owner(*this);
-            return owner.owned() ? ready_.size() : 0;
-        }
-        return ready_.size();
+        return worker_ ? detail::go_worker_ready_count(*worker_) : ready_.size();
     }
 
     // Go mode: the runtime this loop is a worker of (null in asyncio mode).
@@ -343,7 +339,33 @@ public:
     bool same_scheduler(const event_loop* other) const noexcept {
         return other != nullptr && group_ == other->group_;
     }
-    detail::worker_state* worker() noexcept { return worker_.get(); }
+    // Go mode: its worker (null in asyncio mode), opaque outside the
+    // scheduler (weft/detail/go_worker.hpp).
+    detail::go_worker* worker() const noexcept { return worker_.get(); }
+
+    // For the Go worker's scheduling loop (go_worker.cpp), on the thread
+    // that drives this loop: run one queued item; the timer heap's upkeep
+    // (what is cancelled, what is due, how long until the next); the task
+    // registry's list; and whether this thread is running the loop.
+    void run_item(std::uintptr_t item);
+    void drop_cancelled_timers();
+    // Moves the due timers to the ready queue (Go mode: the worker's FIFO);
+    // returns how many.
+    std::size_t collect_due_timers();
+    std::int64_t next_timer_timeout() const;
+    void link_locally(detail::task_record* t) noexcept;
+    void unlink_locally(detail::task_record* t) noexcept;
+    void set_worker_running(bool on) noexcept {
+        running_ = on;
+        detail::tls_ctx.loop = on ? this : nullptr;
+    }
+    // Makes the loop's wait in its poller return (a parked worker wakes).
+    void wake_thread() noexcept;
+    // Waits until no thread is inside push_remote on this loop (remote_pushes_).
+    void wait_remote_pushes() const noexcept;
+    // A worker of a Go-mode runtime (made by the runtime only).
+    event_loop(detail::worker_key, detail::runtime_core* rt, unsigned index,
+               detail::loop_settings* shared, io_backend io);
 
     // The loop running on this thread, or null.
     static event_loop* current() noexcept { return detail::tls_ctx.loop; }
@@ -359,18 +381,14 @@ public:
     // `owner`, runs membarrier(), which puts a full fence in every thread,
     // then waits for the old owner's count to drop to zero. Either this
     // thread sees the new owner, or the monitor sees it inside the operation
-    // and waits it out (detail/handoff.hpp, model-checked). Cost on the fast
-    // path: two plain stores and a load.
+    // and waits it out (detail/handoff.hpp, model-checked).
+    //
+    // A loop in asyncio mode is always owned by its thread. The scheduler's
+    // own hot paths use the inlined detail::owner_guard.
     class owner_scope {
     public:
-        explicit owner_scope(const event_loop& l) noexcept : ctx_(detail::tls_ctx) {
-            std::atomic_ref<int> ops(ctx_.owner_ops);
-            owned_ = detail::enter_owner_operation<detail::std_sync>(ops, l.owner_, ctx_.machine);
-        }
-        ~owner_scope() {
-            std::atomic_ref<int> ops(ctx_.owner_ops);
-            detail::leave_owner_operation<detail::std_sync>(ops);
-        }
+        explicit owner_scope(const event_loop& l) noexcept;
+        ~owner_scope();
         owner_scope(const owner_scope&) = delete;
         owner_scope& operator=(const owner_scope&) = delete;
         bool owned() const noexcept { return owned_; }
@@ -381,10 +399,6 @@ public:
     };
 
 private:
-    friend class detail::runtime_core;
-    // A worker of a Go-mode runtime.
-    event_loop(detail::runtime_core* rt, unsigned index, detail::loop_settings* shared,
-               io_backend io);
     void init_wakeup();
 
     static std::int64_t seconds_to_ns(double s) noexcept {
@@ -406,7 +420,6 @@ private:
     // The checks run_loop and step make before this thread runs the loop,
     // and the running state they set for as long as it lives.
     class running_scope;
-    void run_item(std::uintptr_t item);
     void run_once_impl(bool may_wait);
     // Host mode, between steps: make pollable_fd() readable for work queued
     // from outside a step.
@@ -420,32 +433,9 @@ private:
     void drain_remote();
     void report_slow(detail::task_record* t, double seconds);
     static void on_wakeup_fd(detail::poll_target* self, std::uint32_t events) noexcept;
-    // Runs the timers that are due: asyncio mode moves them to the ready
-    // queue; Go mode pushes them to the local queue. Returns how many.
-    std::size_t collect_due_timers();
-    void drop_cancelled_timers();
-    std::int64_t next_timer_timeout() const;
-
-    // ---- Go mode (worker.cpp)
-    // The owner side of this worker's deque, for the thread that drives the
-    // loop (asserted); other workers reach it only as stealers.
-    detail::work_queue<detail::local_queue_capacity>::owner_handle own_queue() noexcept;
-    void push_local(std::uintptr_t item);
-    // Drives this loop on machine `m` until the runtime stops (false) or the
-    // loop is taken from `m` while it is blocked in a step (true).
-    bool run_worker(detail::machine& m);
-    std::uintptr_t next_local();
-    std::uintptr_t find_work();
-    std::uintptr_t steal_work();
-    void park();
-    void maintenance();
-    // Links the tasks that a thread which had lost this loop created on it.
-    void drain_links() noexcept;
-    void drain_unlinks() noexcept;
-    void link_locally(detail::task_record* t) noexcept;
-    void unlink_locally(detail::task_record* t) noexcept;
+    // A thread that lost this worker loop in a hand-off adds its timer
+    // through whichever worker takes it from the global queue.
     void add_timer_remote(detail::callback_base* cb, std::int64_t when_ns);
-    void wake_thread() noexcept;  // makes a parked worker's wait return
     bool spin_for_remote(std::int64_t timeout_ns);
 
     detail::ring_queue<std::uintptr_t> ready_;
@@ -464,7 +454,6 @@ private:
     // it, while the item may already have run and let the owner destroy
     // both: their destructors wait for this to drop to zero first.
     std::atomic<int> remote_pushes_{0};
-    void wait_remote_pushes() const noexcept;
     // Whether the last wake-up brought work from other threads: such a loop
     // spins a moment before it sleeps (spin_for_remote), since the next
     // submission likely follows at once.
@@ -490,13 +479,7 @@ private:
     detail::runtime_core* rt_ = nullptr;
     unsigned index_ = 0;
     const void* group_;  // loops that may run each other's tasks share it
-    std::unique_ptr<detail::worker_state> worker_;
-    // The machine that owns this loop: the one driving it, or about to (see
-    // owner_scope and machine.hpp). Null while no runtime thread runs.
-    std::atomic<detail::machine*> owner_{nullptr};
-    // The machine inside run_worker, checked on entry and at every step: no
-    // loop is ever driven by two threads at once.
-    std::atomic<detail::machine*> driver_{nullptr};
+    std::unique_ptr<detail::go_worker> worker_;
 
     const std::atomic<int>* watch_ = nullptr;
     int watch_seen_ = 0;

@@ -5,7 +5,7 @@
 // Work reaches a worker in four ways: its own spawns and wake-ups (runnext
 // and the local queue), the global queue (work from outside threads and
 // overflow from full local queues), stealing half of another worker's local
-// queue, and its own timers and poller. See event_loop::run_worker.
+// queue, and its own timers and poller. See detail::go_worker::run (go_worker.cpp).
 //
 // Threads (machines, machine.hpp) are not tied to workers: a worker whose
 // thread blocks inside a task step is handed to a spare thread by the
@@ -156,7 +156,7 @@ public:
     void inject_batch(const std::uintptr_t* items, std::size_t n);
     // A worker takes a batch from the global queue into `into`'s local queue
     // and returns one item to run, or 0.
-    std::uintptr_t pop_global(event_loop& into);
+    std::uintptr_t pop_global(go_worker& into);
     bool global_empty() const noexcept;
     // Wakes a parked worker if the idle protocol says one is needed.
     void notify_parked();

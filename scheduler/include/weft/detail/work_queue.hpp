@@ -6,7 +6,7 @@
 // Why not Go's or Tokio's FIFO queue: popping the oldest first makes a task
 // tree run breadth-first, and the number of pending tasks explodes (fib(25)
 // overflowed a 256-slot FIFO queue hundreds of times). Fairness is kept by
-// the worker instead (worker.cpp, next_local): every 61 ticks the global
+// the worker instead (go_worker.cpp, next_local): every 61 ticks the global
 // queue and the worker's FIFO go before this deque, and the runnext slot
 // gives way to the deque after 3 turns in a row.
 //
