@@ -41,6 +41,37 @@ std::size_t go_worker_ready_count(const go_worker& w) noexcept {
     return w.ready_count();
 }
 
+bool go_worker_join_inline(task_record& child) {
+    thread_context& ctx = tls_ctx;
+    event_loop* loop = ctx.loop;
+    go_worker* w = loop != nullptr ? loop->worker() : nullptr;
+    // asyncio mode keeps asyncio's order: the child runs at its turn.
+    if (w == nullptr || !w->queued_near_top(event_loop::tag_task(&child))) return false;
+    // The child and what was spawned after it run here, newest first, as
+    // the worker would run them once the joiner suspended. Each takes some
+    // native stack and a unit of the joiner's budget, so that a deep chain
+    // of joins neither overflows the stack nor keeps the worker from its
+    // maintenance (timers, I/O, the global queue) for longer than a step
+    // may.
+    bool ran = false;
+    while (!child.done()) {
+        if (static_cast<char*>(__builtin_frame_address(0)) - join_inline_stack_reserve <
+                ctx.stack_limit ||
+            ctx.budget <= 1) {
+            break;
+        }
+        task_record* next = w->take_unstarted();
+        if (next == nullptr) break;  // a thief took the child, or a wake-up is newer
+        --ctx.budget;
+        w->counters.tasks_run.add();
+        w->counters.joins_in_place.add();
+        next->run_first_step_nested();
+        ran = true;
+        if (next == &child) break;
+    }
+    return ran;
+}
+
 go_worker::go_worker(event_loop& loop, runtime_core& rt, unsigned index) noexcept
     : loop_(loop), rt_(rt), index_(index), rng_(0x9e3779b97f4a7c15ull * (index + 1)) {}
 
@@ -60,6 +91,42 @@ void go_worker::push_ready(std::uintptr_t item) {
 std::size_t go_worker::ready_count() const noexcept {
     owner_guard guard(*this);
     return guard.owned() ? fifo_.size() : 0;
+}
+
+bool go_worker::queued_near_top(std::uintptr_t item) noexcept {
+    owner_guard guard(*this);
+    if (WEFT_UNLIKELY(!guard.owned())) return false;
+    if (runnext_ == item) return true;
+    auto q = own_queue();
+    for (std::uint32_t depth = 0; depth < join_inline_window; ++depth) {
+        std::uintptr_t seen = q.peek(depth);
+        if (seen == item) return true;
+        if (seen == 0) return false;
+    }
+    return false;
+}
+
+task_record* go_worker::take_unstarted() noexcept {
+    owner_guard guard(*this);
+    if (WEFT_UNLIKELY(!guard.owned())) return nullptr;
+    // Items here are this worker's: not running anywhere, so their state
+    // may be read.
+    auto unstarted = [](std::uintptr_t item) {
+        return (item & 1) == 0 && !reinterpret_cast<task_record*>(item)->started();
+    };
+    if (runnext_ != 0) {
+        if (!unstarted(runnext_)) return nullptr;
+        return reinterpret_cast<task_record*>(std::exchange(runnext_, 0));
+    }
+    auto q = own_queue();
+    std::uintptr_t top = q.pop();
+    if (top == 0) return nullptr;
+    if (unstarted(top)) return reinterpret_cast<task_record*>(top);
+    // A wake-up or a callback: it keeps its place. Only this thread
+    // pushes, and it just made the room.
+    [[maybe_unused]] bool pushed = q.try_push(top);
+    WEFT_ASSERT(pushed, "an item popped by the owner fits back");
+    return nullptr;
 }
 
 work_queue<local_queue_capacity>::owner_handle go_worker::own_queue() noexcept {

@@ -288,6 +288,7 @@ std::vector<worker_stats> runtime_core::stats() const {
         s.local_queue_depth = c.local_queue_depth.get();
         s.busy_ns = c.busy_ns.get();
         s.handoffs = c.handoffs.get();
+        s.joins_in_place = c.joins_in_place.get();
         std::uint64_t since = c.busy_since.get();
         if (since != 0 && now > since) s.busy_ns += now - since;  // the current busy stretch
         out.push_back(s);
@@ -298,16 +299,16 @@ std::vector<worker_stats> runtime_core::stats() const {
 std::string runtime_core::stats_report() const {
     std::string out = "weft: runtime stats (" + std::to_string(size()) + " workers)\n";
     char line[256];
-    std::snprintf(line, sizeof line, "%6s %12s %10s %10s %10s %8s %8s %10s %9s %10s %8s\n",
+    std::snprintf(line, sizeof line, "%6s %12s %10s %10s %10s %8s %8s %10s %9s %10s %8s %12s\n",
                   "worker", "tasks_run", "steal_try", "steal_ok", "stolen", "parks", "unparks",
-                  "inj_pulls", "overflow", "busy_ms", "handoff");
+                  "inj_pulls", "overflow", "busy_ms", "handoff", "in_place");
     out += line;
     auto all = stats();
     for (std::size_t i = 0; i < all.size(); ++i) {
         const worker_stats& s = all[i];
         std::snprintf(
             line, sizeof line,
-            "%6zu %12llu %10llu %10llu %10llu %8llu %8llu %10llu %9llu %10.1f %8llu\n", i,
+            "%6zu %12llu %10llu %10llu %10llu %8llu %8llu %10llu %9llu %10.1f %8llu %12llu\n", i,
             static_cast<unsigned long long>(s.tasks_run),
             static_cast<unsigned long long>(s.steal_attempts),
             static_cast<unsigned long long>(s.steal_successes),
@@ -315,7 +316,8 @@ std::string runtime_core::stats_report() const {
             static_cast<unsigned long long>(s.parks), static_cast<unsigned long long>(s.unparks),
             static_cast<unsigned long long>(s.injection_pulls),
             static_cast<unsigned long long>(s.overflows), static_cast<double>(s.busy_ns) / 1e6,
-            static_cast<unsigned long long>(s.handoffs));
+            static_cast<unsigned long long>(s.handoffs),
+            static_cast<unsigned long long>(s.joins_in_place));
         out += line;
     }
     return out;

@@ -35,23 +35,39 @@ void task_record::run_step() {
     task_record* outer = ctx.current_task;
     ctx.current_task = this;
     ctx.budget = ctx.loop != nullptr && ctx.loop->worker() != nullptr ? coop_budget : 1 << 30;
-    std::uint32_t fl = flags(std::memory_order_relaxed);
-    if (WEFT_UNLIKELY(!started_)) {
-        started_ = true;  // only the thread running a step touches it
-        if (fl & f_must_cancel) {
-            // Cancelled before its first step: the coroutine never starts, as
-            // when asyncio throws CancelledError into an unstarted coroutine.
-            std::uintptr_t w = lock_hook_word();
-            transition_from_must_cancel();
-            unlock_hook_word(w);
-            transition_to_cancel_outcome();
-            ctx.current_task = outer;
-            complete_root();
-            return;
-        }
+    if (WEFT_UNLIKELY(!started_) && !start()) {
+        ctx.current_task = outer;
+        complete_root();
+        return;
     }
     resume_from_driver(link);  // `this` may be gone once this returns
     ctx.current_task = outer;
+}
+
+void task_record::run_first_step_nested() {
+    WEFT_ASSERT(!started_, "a task is run inside a join only before its first step");
+    thread_context& ctx = tls_ctx;
+    task_record* outer = ctx.current_task;
+    ctx.current_task = this;
+    if (WEFT_UNLIKELY(!start())) {
+        ctx.current_task = outer;
+        complete_root();
+        return;
+    }
+    resume_nested(link);  // `this` may be gone once this returns
+    ctx.current_task = outer;
+}
+
+bool task_record::start() noexcept {
+    started_ = true;  // only the thread running a step touches it
+    if (WEFT_LIKELY(!(flags(std::memory_order_relaxed) & f_must_cancel))) return true;
+    // Cancelled before its first step: the coroutine never starts, as when
+    // asyncio throws CancelledError into an unstarted coroutine.
+    std::uintptr_t w = lock_hook_word();
+    transition_from_must_cancel();
+    unlock_hook_word(w);
+    transition_to_cancel_outcome();
+    return false;
 }
 
 std::uintptr_t task_record::lock_hook_word() noexcept {

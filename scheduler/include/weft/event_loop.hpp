@@ -59,6 +59,14 @@ struct machine;
 void go_worker_push_wake(go_worker& w, std::uintptr_t item);
 void go_worker_push_ready(go_worker& w, std::uintptr_t item);
 std::size_t go_worker_ready_count(const go_worker& w) noexcept;
+// A task awaiting `child` while the child still waits, unstarted, near the
+// top of this worker's queues (it was spawned here and not stolen): runs
+// the child's first step right here, inside the joiner's step, after the
+// unstarted tasks spawned since, newest first, as the worker would once the
+// joiner suspended; the joiner then need not suspend at all (Go mode only;
+// asyncio mode keeps asyncio's order). True if it ran any; the child may be
+// done, or suspended, or stolen meanwhile.
+bool go_worker_join_inline(task_record& child);
 
 // The key to event_loop's worker constructor: only the runtime makes one.
 class worker_key {

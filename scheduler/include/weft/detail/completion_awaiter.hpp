@@ -120,6 +120,13 @@ public:
             event_loop::current()->push_ready(event_loop::tag_task(&t));  // yield
             return true;
         }
+        // Go mode: a task spawned here that has not started runs now, in
+        // place, and a child that finishes in that step is joined without
+        // suspending (fork-join code: most joins).
+        if (target_->is_task() && go_worker_join_inline(*static_cast<task_record*>(target_)) &&
+            target_->done()) {
+            return false;
+        }
         self_ = &t;
         on_done = &fire;
         cancel = &cancel_target;

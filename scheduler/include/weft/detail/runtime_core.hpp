@@ -47,6 +47,9 @@ struct worker_stats {
     std::uint64_t local_queue_depth = 0;
     std::uint64_t busy_ns = 0;   // time not parked
     std::uint64_t handoffs = 0;  // times it went to another thread (blocked step)
+    // Tasks whose first step ran inside a join, in the step of the task
+    // awaiting them, which then did not suspend for them (fork-join code).
+    std::uint64_t joins_in_place = 0;
 };
 
 // How a Go-mode runtime treats a step that blocks its thread.

@@ -48,6 +48,11 @@ public:
     void wake() noexcept;
     // The loop runs this for each scheduled step.
     void run_step();
+    // Go mode: the first step of a task that a join took from this worker's
+    // queues before it ran (go_worker_join_inline), run right there, inside
+    // the joiner's step: it shares the joiner's cooperative budget and
+    // native stack allowance.
+    void run_first_step_nested();
 
     // ---- cancellation
     // asyncio Task.cancel(msg).
@@ -182,6 +187,10 @@ protected:
     void transition_to_cancel_outcome() noexcept;
 
 private:
+    // Marks the first step taken; false if a cancel came first, in which
+    // case the task has its cancelled outcome and is to be completed.
+    bool start() noexcept;
+
     std::atomic<std::uintptr_t> hook_word_{0};
 
 protected:

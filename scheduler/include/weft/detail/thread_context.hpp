@@ -63,4 +63,17 @@ inline void resume_from_driver(std::coroutine_handle<> h) {
     ctx.stack_limit = saved;
 }
 
+// As resume_from_driver, for a step run inside another task's step (a join
+// run in place): within the outer driver's stack allowance, so that nested
+// steps cannot each take a fresh one, and bouncing back here.
+inline void resume_nested(std::coroutine_handle<> h) {
+    thread_context& ctx = tls_ctx;
+    h.resume();
+    while (ctx.bounce != nullptr) {
+        auto next = std::coroutine_handle<>::from_address(ctx.bounce);
+        ctx.bounce = nullptr;
+        next.resume();
+    }
+}
+
 }  // namespace weft::detail

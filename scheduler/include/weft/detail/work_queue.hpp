@@ -100,6 +100,10 @@ public:
     public:
         bool try_push(item v) noexcept { return q_->try_push(v); }
         item pop() noexcept { return q_->pop(); }
+        // The item `depth` places below the newest (0: the newest), or 0 if
+        // the queue looks shorter: a hint, which a thief may make stale at
+        // once, so compare it, never follow it.
+        item peek(std::uint32_t depth) const noexcept { return q_->peek(depth); }
         template <class Sink>
         bool take_half_for_overflow(Sink&& sink) noexcept {
             return q_->take_half_for_overflow(static_cast<Sink&&>(sink));
@@ -176,6 +180,14 @@ private:
             bottom_.store(b + 1, std::memory_order_relaxed);
         }
         return v;
+    }
+
+    item peek(std::uint32_t depth) const noexcept {
+        // relaxed: only this thread writes bottom_ and the slots; top_ only
+        // bounds the look, and a stale bound costs a wrong hint, no more.
+        std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1 - depth;
+        if (b < top_.load(std::memory_order_relaxed)) return 0;
+        return slots_[b & mask].load(std::memory_order_relaxed);
     }
 
     // When try_push failed: takes the older half out (calling `sink(item)`

@@ -58,6 +58,14 @@ inline constexpr unsigned pauses_per_search_round = 16;
 // queue's lock.
 inline constexpr std::size_t shared_queue_batch = 64;
 
+// A join runs the unstarted task it awaits in place only while the native
+// stack has this much room left above the driver's bounce limit
+// (thread_context.hpp), which bounds how deep joins nest.
+inline constexpr long join_inline_stack_reserve = 32 * 1024;
+// How deep in the deque a join looks for the task it awaits: a parent that
+// spawned ten children and awaits the first finds it under the other nine.
+inline constexpr std::uint32_t join_inline_window = 16;
+
 // The cooperative budget: how many awaits of already-complete things a task
 // step may make before one of them yields anyway (Tokio uses 128).
 inline constexpr int coop_budget = 128;
@@ -89,6 +97,7 @@ struct worker_counters {
     stat_counter busy_ns;
     stat_counter busy_since;  // loop clock when it last unparked; 0 while parked
     stat_counter handoffs;    // times this loop went to another thread
+    stat_counter joins_in_place;
 };
 
 class go_worker {
@@ -110,6 +119,14 @@ public:
     void push_local(std::uintptr_t item);
     // How many items wait in the FIFO (0 on a thread that lost the loop).
     std::size_t ready_count() const noexcept;
+    // For a join (go_worker_join_inline): whether `item` waits in the
+    // runnext slot or among the newest join_inline_window items of the
+    // deque, where a task spawned and then awaited is unless a thief took
+    // it. Compares, never follows, what it sees.
+    bool queued_near_top(std::uintptr_t item) noexcept;
+    // The newest item, from the runnext slot or the deque, if it is a task
+    // whose first step has not run; else null, and nothing is taken.
+    task_record* take_unstarted() noexcept;
     // Drives the loop on machine `m` until the runtime stops (false) or the
     // loop is taken from `m` while it is blocked in a step (true).
     bool run(machine& m);
