@@ -73,6 +73,60 @@ TEST(RuntimeStress, RandomSpawnTreesRunEveryTaskExactlyOnce) {
     }
 }
 
+// ---- joins in place racing thieves and cancels
+
+// Every node spawns three children and awaits them in spawn order, so that
+// joins run children in place (go_worker_join_inline) while thieves take
+// the same children; some children are cancelled as soon as they are
+// spawned, when they may be queued, stolen, or already running. Each node
+// counts its runs under its own id (its path in base 4).
+struct join_marks {
+    explicit join_marks(std::size_t n) : runs(n) {}
+    std::vector<std::atomic<std::uint32_t>> runs;
+    std::atomic<std::uint64_t> cancelled_joins{0};
+};
+
+weft::task<std::uint64_t> joiner(std::uint64_t id, std::uint64_t seed, int depth, join_marks* m) {
+    m->runs[id].fetch_add(1, std::memory_order_relaxed);
+    if (depth == 0) co_return 1;
+    std::vector<weft::task_handle<std::uint64_t>> children;
+    for (std::uint64_t i = 0; i < 3; ++i) {
+        std::uint64_t s = mix(seed * 31 + i);
+        children.push_back(weft::create_task(joiner(id * 4 + i + 1, s, depth - 1, m)));
+        if (s % 5 == 0) children.back().cancel();
+    }
+    std::uint64_t total = 1;
+    for (auto& h : children) {
+        try {
+            total += co_await h;
+        } catch (const weft::cancelled_error&) {
+            m->cancelled_joins.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+    co_return total;
+}
+
+TEST(RuntimeStress, JoinsInPlaceRaceThievesAndCancelsAndRunEachTaskAtMostOnce) {
+    constexpr int depth = 7;  // 3,280 nodes; ids below 4^8
+    std::uint64_t cancelled = 0;
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+        join_marks m(std::size_t{1} << 16);
+        std::uint64_t got =
+            weft::run(joiner(0, seed, depth, &m), {.threads = threads_for_stress()});
+        std::uint64_t ran = 0;
+        for (auto& r : m.runs) {
+            ASSERT_LE(r.load(), 1u) << "seed " << seed << ": a task ran twice";
+            ran += r.load();
+        }
+        // What the root counted ran; what was cancelled before its first
+        // step never did, and its subtree with it.
+        EXPECT_GE(ran, got) << "seed " << seed;
+        EXPECT_GE(got, 1u);
+        cancelled += m.cancelled_joins.load();
+    }
+    EXPECT_GT(cancelled, 0u);  // the cancels did reach joins
+}
+
 // ---- ping-pong chains across workers
 
 TEST(RuntimeStress, PingPongChainsAcrossWorkers) {
