@@ -72,6 +72,27 @@ TEST(WorkQueueStress, OwnerAndThievesSeeEveryItemExactlyOnce) {
         ASSERT_EQ(seen[v].load(), 1) << "item " << v;
 }
 
+// The owner's peek (joins in place look for a child this way): the newest
+// items, by depth, without taking any; 0 past the oldest. A thief taking the
+// oldest items shortens what peek sees.
+TEST(WorkQueueStress, PeekShowsTheNewestItemsWithoutTakingThem) {
+    weft::detail::work_queue<8> q, thief_q;
+    auto own = q.owner();
+    EXPECT_EQ(own.peek(0), 0u);
+    for (std::uintptr_t v = 1; v <= 5; ++v)
+        ASSERT_TRUE(own.try_push(v));
+    for (std::uint32_t d = 0; d < 5; ++d)
+        EXPECT_EQ(own.peek(d), 5u - d) << "depth " << d;
+    EXPECT_EQ(own.peek(5), 0u);
+    EXPECT_EQ(own.size(), 5u);
+    std::uint32_t n = 0;
+    ASSERT_NE(q.stealer().steal_into(thief_q.owner(), n), 0u);  // the oldest ones
+    EXPECT_EQ(own.peek(0), 5u);
+    EXPECT_EQ(own.peek(5 - n), 0u);
+    EXPECT_EQ(own.pop(), 5u);
+    EXPECT_EQ(own.peek(0), 4u);
+}
+
 TEST(WorkQueueStress, LastItemRaceBetweenOwnerAndThief) {
     // One item at a time: the owner pops while a thief steals, over and over.
     queue4 q;
