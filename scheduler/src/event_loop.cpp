@@ -653,7 +653,8 @@ void event_loop::close() {
         }
         call_exception_handler(
             exception_context{"Task was destroyed but it is pending!", {}, name});
-        if (t->try_claim()) t->publish(detail::f_cancelled);
+        // A task's own completion takes no claim: done() says whether it ran out.
+        if (!t->done() && t->try_claim()) t->publish(detail::f_cancelled);
         t->release();
     }
     auto drop = [](std::uintptr_t item) {

@@ -58,12 +58,18 @@ void future_core::set_cancel_message_claimed(const std::string* message) {
 void future_core::publish(std::uint32_t outcome) noexcept {
     WEFT_ASSERT(((outcome & f_done_mask) == f_finished) != ((outcome & f_done_mask) == f_cancelled),
                 "a future ends finished or cancelled, not both");
-    // release: pairs with the acquire loads of done()/flags(), so that whoever
-    // sees the outcome also sees the result stored before it.
-    [[maybe_unused]] std::uint32_t before = flags_.fetch_or(outcome, std::memory_order_release);
-    WEFT_ASSERT(!(before & f_done_mask), "a future is published once");
-    WEFT_ASSERT((before | outcome) & f_completing,
-                "a future is published by the completer that claimed it (try_claim)");
+    WEFT_ASSERT(!(outcome & ~f_outcome_mask), "publish sets outcome bits only");
+    WEFT_ASSERT(!(outcome_.load(std::memory_order_relaxed) & f_done_mask),
+                "a future is published once");
+    WEFT_ASSERT((flags_.load(std::memory_order_relaxed) & f_completing) || is_task(),
+                "a future is published by the completer that claimed it (try_claim); a "
+                "task only by its own step");
+    // A plain store: only the one completer writes the outcome. release:
+    // pairs with the acquire loads of done()/flags(), so that whoever sees
+    // the outcome also sees the result stored before it. The exchange below
+    // (seq_cst) keeps it ahead of closing the list: an awaiter that finds the
+    // list closed sees the outcome (add_done_node's acquire).
+    outcome_.store(static_cast<std::uint16_t>(outcome), std::memory_order_release);
     // seq_cst: part of the handshake with a remover (remove_done_nodes_if):
     // after closing the list, look at its lock; if held, wait for its unlinks.
     done_node* head = done_list_.exchange(closed(), std::memory_order_seq_cst);

@@ -112,15 +112,14 @@ void task_record::transition_from_must_cancel() noexcept {
     WEFT_ASSERT(hook_word_.load(std::memory_order_relaxed) & lock_bit,
                 "a pending cancel is taken with the task's hook lock held");
     [[maybe_unused]] std::uint32_t before =
-        flags_.fetch_and(~(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
+        flags_.fetch_and(all_but(f_must_cancel | f_cancel_by_self), std::memory_order_relaxed);
     WEFT_ASSERT(before & f_must_cancel, "only a pending cancel is taken");
 }
 
 void task_record::transition_to_cancel_outcome() noexcept {
-    [[maybe_unused]] std::uint32_t before =
-        flags_.fetch_or(f_cancel_outcome, std::memory_order_relaxed);
-    WEFT_ASSERT(!(before & (f_done_mask | f_completing)),
+    WEFT_ASSERT(!(flags(std::memory_order_relaxed) & f_done_mask),
                 "a task's outcome is set before it is published");
+    flags_.fetch_or(f_cancel_outcome, std::memory_order_relaxed);
 }
 
 void task_record::cancel_hook_locked(cancel_hook* hook) noexcept {
@@ -220,8 +219,8 @@ void task_record::complete_root() noexcept {
         transition_from_must_cancel();
         unlock_hook_word(w);
     }
-    // Nobody else completes a task: the claim rides on the publishing RMW.
-    publish(outcome | f_completing);
+    // Nobody else completes a task: it publishes without a claim.
+    publish(outcome);
     // Leave the registry and drop the running reference, which may destroy
     // the frame. Finished on another worker, the home worker does both.
     if (loop_->unregister_task(this)) release();

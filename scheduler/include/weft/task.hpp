@@ -91,8 +91,11 @@ public:
     void start_as_task(event_loop* loop, std::coroutine_handle<> self) noexcept {
         loop_ = loop;
         link = self;
-        refs_.store(2, std::memory_order_relaxed);  // published by the queue push
-        flags_.fetch_or(f_spawned, std::memory_order_relaxed);
+        // Plain stores, no RMW: no other thread can see the task before the
+        // queue push publishes it (the caller holds the only handle).
+        refs_.store(2, std::memory_order_relaxed);
+        flags_.store(static_cast<std::uint16_t>(flags_.load(std::memory_order_relaxed) | f_spawned),
+                     std::memory_order_relaxed);
     }
 
     // Inline use: whether the result was already taken by an awaiter.

@@ -52,12 +52,17 @@ struct future_extras : pooled {
     int cancel_requests = 0;  // tasks: asyncio's cancelling()
 };
 
-// Bits of future_core::flags_.
+// Bits of a future's state, as flags() returns them. The outcome bits (the
+// first four) live in their own word, `outcome_`, written once, by a plain
+// release store of the one completer; the rest in `flags_`, which other
+// threads change with RMWs (a canceller's must_cancel, a remover's cb_lock).
+// Apart, publishing needs no RMW of its own beyond closing the done-list.
 enum : std::uint32_t {
     f_finished = 1u << 0,       // done with a result or an exception
     f_cancelled = 1u << 1,      // done by cancellation
     f_has_value = 1u << 2,      // typed storage holds a value
     f_has_exception = 1u << 3,  // exception_ is set
+    f_outcome_mask = f_finished | f_cancelled | f_has_value | f_has_exception,
     f_completing = 1u << 4,     // a completer has claimed the future
     f_retrieved = 1u << 5,      // the exception was looked at: nothing to report
     f_is_task = 1u << 6,
@@ -73,7 +78,13 @@ class future_core {
 public:
     future_core(const future_ops* ops, event_loop* loop, std::uint32_t initial_refs,
                 std::uint32_t initial_flags) noexcept
-        : refs_(initial_refs), flags_(initial_flags), ops_(ops), loop_(loop) {}
+        : refs_(initial_refs),
+          flags_(static_cast<std::uint16_t>(initial_flags)),
+          ops_(ops),
+          loop_(loop) {
+        WEFT_ASSERT((initial_flags & f_outcome_mask) == 0 && initial_flags <= 0xffff,
+                    "a future starts pending, with state bits that fit flags_");
+    }
     future_core(const future_core&) = delete;
     future_core& operator=(const future_core&) = delete;
 
@@ -93,7 +104,7 @@ public:
     // ---- state (acquire: pairs with the release in publish(), so that a
     // caller seeing "done" also sees the result)
     std::uint32_t flags(std::memory_order mo = std::memory_order_acquire) const noexcept {
-        return flags_.load(mo);
+        return std::uint32_t{outcome_.load(mo)} | flags_.load(mo);
     }
     bool done() const noexcept { return (flags() & f_done_mask) != 0; }
     bool cancelled() const noexcept { return (flags() & f_cancelled) != 0; }
@@ -185,6 +196,10 @@ protected:
     [[noreturn]] void rethrow_failure(std::uint32_t fl, const char* what);
 
     static done_node* closed() noexcept { return reinterpret_cast<done_node*>(std::uintptr_t{1}); }
+    // The mask that clears `bits` from flags_ (fetch_and's operand, in its width).
+    static constexpr std::uint16_t all_but(std::uint32_t bits) noexcept {
+        return static_cast<std::uint16_t>(~bits);
+    }
     void lock_callbacks() noexcept;
     template <class Match, class OnUnlinked>
     std::size_t unlink_done_nodes(Match match, OnUnlinked on_unlinked) noexcept;
@@ -192,12 +207,13 @@ protected:
         // release: the unlinks made under the lock are visible to a completer
         // that waited for it (its acquire load in publish()).
         [[maybe_unused]] std::uint32_t before =
-            flags_.fetch_and(~f_cb_lock, std::memory_order_release);
+            flags_.fetch_and(all_but(f_cb_lock), std::memory_order_release);
         WEFT_ASSERT(before & f_cb_lock, "unlock_callbacks is called with the lock held");
     }
 
     std::atomic<std::uint32_t> refs_;
-    std::atomic<std::uint32_t> flags_;
+    std::atomic<std::uint16_t> flags_;    // f_* bits but the outcome's
+    std::atomic<std::uint16_t> outcome_{0};  // f_outcome_mask bits, set by publish
     const future_ops* ops_;
     std::atomic<done_node*> done_list_{nullptr};
     event_loop* loop_;
