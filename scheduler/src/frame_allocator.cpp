@@ -151,7 +151,19 @@ void activate_this_thread() {
     tls_pool.state = pool_state_active;
 }
 
-// A fresh chunk, aligned to its size.
+// Faults a fresh chunk's pages in with one call: it is carved from at once,
+// object by object, and a fault per 4 KiB page costs more than the whole
+// batch (each is a trap, and on a virtual machine an exit to the host).
+// Best effort: kernels before 5.14 lack MADV_POPULATE_WRITE, and the pages
+// then fault in one by one as before.
+char* populated(char* chunk) {
+#ifdef MADV_POPULATE_WRITE
+    (void)::madvise(chunk, pool_chunk_bytes, MADV_POPULATE_WRITE);
+#endif
+    return chunk;
+}
+
+// A fresh chunk, aligned to its size, its pages already faulted in.
 char* map_chunk() {
     constexpr int prot = PROT_READ | PROT_WRITE;
     constexpr int flags = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -159,7 +171,8 @@ char* map_chunk() {
     if (p == MAP_FAILED) throw std::bad_alloc();
     // The kernel usually places a mapping right below the previous one, so
     // once one chunk is aligned the following ones are too.
-    if ((reinterpret_cast<std::uintptr_t>(p) & chunk_mask) == 0) return static_cast<char*>(p);
+    if ((reinterpret_cast<std::uintptr_t>(p) & chunk_mask) == 0)
+        return populated(static_cast<char*>(p));
     ::munmap(p, pool_chunk_bytes);
     p = ::mmap(nullptr, 2 * pool_chunk_bytes, prot, flags, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
@@ -170,7 +183,7 @@ char* map_chunk() {
     if (end > aligned + pool_chunk_bytes)
         ::munmap(reinterpret_cast<void*>(aligned + pool_chunk_bytes),
                  end - (aligned + pool_chunk_bytes));
-    return reinterpret_cast<char*>(aligned);
+    return populated(reinterpret_cast<char*>(aligned));
 }
 
 // Unmaps chunks (sorted), one call per run of neighbours.
