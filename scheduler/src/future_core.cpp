@@ -1,4 +1,7 @@
 // Completion, cancellation and diagnostics shared by futures and tasks.
+#include <exception>
+#include <new>
+
 #include <weft/detail/future_core.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/event_loop.hpp>
@@ -22,12 +25,12 @@ void report(event_loop* loop, exception_context ctx) noexcept {
 
 void future_core::destroy_slow() noexcept {
     std::uint32_t fl = flags(std::memory_order_relaxed);
-    if ((fl & f_has_exception) && !(fl & f_retrieved) && exception_) {
+    if ((fl & f_has_exception) && !(fl & f_retrieved)) {
         try {
             exception_context ctx;
             ctx.message = (fl & f_is_task) ? "Task exception was never retrieved"
                                            : "Future exception was never retrieved";
-            ctx.exception = exception_;
+            ctx.exception = exception_unchecked();
             if (fl & f_is_task) ctx.task_name = static_cast<task_record*>(this)->name();
             report(loop_, std::move(ctx));
         } catch (...) {
@@ -110,7 +113,24 @@ void future_core::rethrow_failure(std::uint32_t fl, const char* what) {
     if (!(fl & f_done_mask)) throw invalid_state_error(std::string(what) + ": result is not set");
     if (fl & f_cancelled) throw make_cancelled_error();
     mark_retrieved();
-    std::rethrow_exception(exception_);
+    std::rethrow_exception(exception_unchecked());
+}
+
+void future_core::store_exception(std::exception_ptr e) noexcept {
+    try {
+        extras().exception = std::move(e);
+    } catch (...) {
+        // Out of memory for the extras: exception_unchecked() says so.
+    }
+}
+
+const std::exception_ptr& future_core::exception_unchecked() const noexcept {
+    if (extras_ != nullptr && extras_->exception) return extras_->exception;
+    static const std::exception_ptr none;
+    if (!(flags(std::memory_order_relaxed) & (f_has_exception | f_threw))) return none;
+    // Failed, but store_exception could not keep the exception.
+    static const std::exception_ptr out_of_memory = std::make_exception_ptr(std::bad_alloc());
+    return out_of_memory;
 }
 
 future_extras& future_core::extras() {

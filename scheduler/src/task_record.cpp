@@ -200,7 +200,7 @@ void task_record::complete_root() noexcept {
     std::uint32_t outcome;
     if (fl & f_cancel_outcome) {
         outcome = f_cancelled;
-    } else if (exception_) {
+    } else if (fl & f_threw) {
         outcome = f_finished | f_has_exception;
     } else if ((fl & f_must_cancel) && ((fl & f_cancel_by_self) || loop_->worker() == nullptr)) {
         // asyncio: a task that returns while a cancel is pending ends
@@ -228,7 +228,9 @@ void task_record::complete_root() noexcept {
 
 void task_promise_base::unhandled_exception() noexcept {
     if (!(flags(std::memory_order_relaxed) & f_spawned)) {
-        exception_ = std::current_exception();  // the inline awaiter rethrows it
+        // Awaited inline: only this thread sees it; the awaiter rethrows it.
+        store_exception(std::current_exception());
+        flags_.fetch_or(f_threw, std::memory_order_relaxed);
         return;
     }
     // A task whose coroutine raises cancelled_error ends cancelled, with the
@@ -249,7 +251,12 @@ void task_promise_base::unhandled_exception() noexcept {
         unlock_hook_word(w);
         transition_to_cancel_outcome();
     } catch (...) {
-        exception_ = std::current_exception();
+        // Under the hook lock: a canceller may be making the extras too.
+        std::uintptr_t w = lock_hook_word();
+        store_exception(std::current_exception());
+        unlock_hook_word(w);
+        // Relaxed: read by this step's complete_root.
+        flags_.fetch_or(f_threw, std::memory_order_relaxed);
     }
 }
 

@@ -218,7 +218,8 @@ public:
             promise_type& p = h.promise();
             if (p.consumed) throw invalid_state_error("cannot reuse already awaited coroutine");
             p.consumed = true;
-            if (p.exception_unchecked()) std::rethrow_exception(p.exception_unchecked());
+            if (WEFT_UNLIKELY(p.flags(std::memory_order_relaxed) & detail::f_threw))
+                std::rethrow_exception(p.exception_unchecked());
             if constexpr (std::is_void_v<T>) {
                 return;
             } else if constexpr (std::is_reference_v<T>) {

@@ -45,6 +45,10 @@ struct future_ops {
 
 // Rarely used state, allocated on first use.
 struct future_extras : pooled {
+    // The exception a future failed with (f_has_exception), or a task's
+    // coroutine raised (f_threw): failing is the rare case, and outside it
+    // the word would be paid by every task's frame.
+    std::exception_ptr exception;
     std::string name;
     std::string cancel_message;
     bool has_name = false;
@@ -61,7 +65,7 @@ enum : std::uint32_t {
     f_finished = 1u << 0,       // done with a result or an exception
     f_cancelled = 1u << 1,      // done by cancellation
     f_has_value = 1u << 2,      // typed storage holds a value
-    f_has_exception = 1u << 3,  // exception_ is set
+    f_has_exception = 1u << 3,  // extras_->exception is set
     f_outcome_mask = f_finished | f_cancelled | f_has_value | f_has_exception,
     f_completing = 1u << 4,     // a completer has claimed the future
     f_retrieved = 1u << 5,      // the exception was looked at: nothing to report
@@ -70,6 +74,7 @@ enum : std::uint32_t {
     f_must_cancel = 1u << 8,      // cancel at the next resumption (asyncio _must_cancel)
     f_cancel_by_self = 1u << 9,   // ...requested by the task's own step (task_record.cpp)
     f_cb_lock = 1u << 10,         // held while a callback is being removed
+    f_threw = 1u << 11,           // a task's coroutine raised (extras_->exception)
     f_cancel_outcome = 1u << 12,  // a task's coroutine ended by cancellation
     f_done_mask = f_finished | f_cancelled,
 };
@@ -120,7 +125,7 @@ public:
     }
     // After a successful claim: store the exception (the typed layer stores
     // values), then publish. Cancellation stores the message.
-    void set_exception_claimed(std::exception_ptr e) noexcept { exception_ = std::move(e); }
+    void set_exception_claimed(std::exception_ptr e) noexcept { store_exception(std::move(e)); }
     void set_cancel_message_claimed(const std::string* message);
     // Makes the outcome visible and runs the done-list. `outcome` is f_finished
     // (with f_has_value or f_has_exception) or f_cancelled.
@@ -138,7 +143,8 @@ public:
     bool declined_cancel() const noexcept { return (flags() & (f_completing | f_done_mask)) == 0; }
 
     // ---- results (only once done)
-    const std::exception_ptr& exception_unchecked() const noexcept { return exception_; }
+    // Null unless the future failed (or a task's coroutine raised).
+    const std::exception_ptr& exception_unchecked() const noexcept;
     // asyncio's _make_cancelled_error: a cancelled_error carrying the message.
     cancelled_error make_cancelled_error() const;
     // Throws cancelled_error if cancelled, the stored exception if failed, and
@@ -183,6 +189,10 @@ public:
     const future_extras* extras_if_any() const noexcept { return extras_; }
 
 protected:
+    // Keeps `e` in the extras. Where they cannot be allocated, the failure
+    // is still reported: exception_unchecked() gives std::bad_alloc then.
+    void store_exception(std::exception_ptr e) noexcept;
+
     // Destroyed only through ops_->destroy. The common case (finished
     // without an exception, no extras) does nothing here.
     ~future_core() {
@@ -217,7 +227,6 @@ protected:
     const future_ops* ops_;
     std::atomic<done_node*> done_list_{nullptr};
     event_loop* loop_;
-    std::exception_ptr exception_;
     future_extras* extras_ = nullptr;
 
     friend class task_record;
