@@ -3,12 +3,19 @@
 #include <atomic>
 #include <string>
 
+#include <weft/detail/completion_awaiter.hpp>
 #include <weft/detail/go_worker.hpp>
 #include <weft/detail/task_record.hpp>
 #include <weft/event_loop.hpp>
 #include <weft/task.hpp>
 
 namespace weft::detail {
+
+// What every idle task pays (weft-bench's idle_memory): its promise and the
+// awaiter it waits in, in pointers. A field added here is paid a million
+// times over: move rare state to future_extras instead.
+static_assert(sizeof(task_record) <= 11 * sizeof(void*), "task_record grew");
+static_assert(sizeof(completion_awaiter) <= 4 * sizeof(void*), "completion_awaiter grew");
 
 __thread thread_context tls_ctx;
 
@@ -85,8 +92,7 @@ bool task_record::request_cancel(const std::string* message) {
     std::uintptr_t w = lock_hook_word();
     future_extras& ex = extras();
     ++ex.cancel_requests;
-    auto* hook = reinterpret_cast<cancel_hook*>(w);
-    if (hook == nullptr || !hook->cancel(hook, message)) {
+    if (w == 0 || !cancel_hooked(w, message)) {
         // Running, or already scheduled: the next resumption throws.
         ex.has_cancel_message = message != nullptr;
         ex.cancel_message = message ? *message : std::string();
@@ -122,20 +128,27 @@ void task_record::transition_to_cancel_outcome() noexcept {
     flags_.fetch_or(f_cancel_outcome, std::memory_order_relaxed);
 }
 
-void task_record::cancel_hook_locked(cancel_hook* hook) noexcept {
+bool task_record::cancel_hooked(std::uintptr_t word, const std::string* message) {
+    WEFT_ASSERT(word != 0 && !(word & lock_bit), "a hook is called by its address");
+    if (word & target_tag) return reinterpret_cast<target_wait*>(word & ~target_tag)->target->cancel(message);
+    auto* hook = reinterpret_cast<cancel_hook*>(word);
+    return hook->cancel(hook, message);
+}
+
+void task_record::cancel_hook_locked(std::uintptr_t word) noexcept {
     WEFT_ASSERT(hook_word_.load(std::memory_order_relaxed) & lock_bit,
                 "a hook is cancelled with the task's hook lock held");
     const future_extras* ex = extras_;
     const std::string* msg = (ex && ex->has_cancel_message) ? &ex->cancel_message : nullptr;
-    if (hook->cancel(hook, msg)) transition_from_must_cancel();
+    if (cancel_hooked(word, msg)) transition_from_must_cancel();
 }
 
-void task_record::end_cancelled_wait(cancel_hook* h) noexcept {
+void task_record::end_cancelled_wait_word(std::uintptr_t mine) noexcept {
     std::uintptr_t w = lock_hook_word();
     // 0: the awaiter cleared its hook already (it resumed, or its wait was
     // cancelled before it could suspend); a cancel landing since is one
     // that raced the wake-up, merged like one that came a moment earlier.
-    if (w == 0 || w == reinterpret_cast<std::uintptr_t>(h)) {
+    if (w == 0 || w == mine) {
         if (flags(std::memory_order_relaxed) & f_must_cancel) transition_from_must_cancel();
         w = 0;
     }

@@ -162,7 +162,7 @@ public:
         decltype(auto) await_resume() {
             finish_wait();
             if constexpr (!std::is_void_v<T>)
-                return static_cast<detail::future_state<T>*>(target_)->value();
+                return static_cast<detail::future_state<T>*>(target)->value();
         }
     };
     struct move_awaiter : detail::completion_awaiter {
@@ -170,7 +170,7 @@ public:
         T await_resume() {
             finish_wait();
             if constexpr (!std::is_void_v<T>)
-                return std::move(static_cast<detail::future_state<T>*>(target_)->value());
+                return std::move(static_cast<detail::future_state<T>*>(target)->value());
         }
     };
     // `co_await f` yields a reference to the result; `co_await std::move(f)`

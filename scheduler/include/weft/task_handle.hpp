@@ -136,7 +136,7 @@ public:
         decltype(auto) await_resume() {
             finish_wait();
             if constexpr (!std::is_void_v<T>)
-                return static_cast<detail::task_promise<T>*>(target_)->value();
+                return static_cast<detail::task_promise<T>*>(target)->value();
         }
     };
     struct move_awaiter : detail::completion_awaiter {
@@ -144,7 +144,7 @@ public:
         T await_resume() {
             finish_wait();
             if constexpr (!std::is_void_v<T>)
-                return std::move(static_cast<detail::task_promise<T>*>(target_)->value());
+                return std::move(static_cast<detail::task_promise<T>*>(target)->value());
         }
     };
     // `co_await t` yields a reference to the result (for task_handle<T&>,

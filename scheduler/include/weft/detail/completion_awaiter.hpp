@@ -95,9 +95,10 @@ std::size_t remove_done_callback(future_core* f, const G& given) {
     });
 }
 
-class completion_awaiter : public done_node, public cancel_hook {
+// 32 bytes in the awaiting frame: the done-list node, the target, the task.
+class completion_awaiter : public target_wait {
 public:
-    explicit completion_awaiter(future_core* target) noexcept : target_(target) {}
+    explicit completion_awaiter(future_core* t) noexcept : target_wait(t) {}
     completion_awaiter(const completion_awaiter&) = delete;
     completion_awaiter& operator=(const completion_awaiter&) = delete;
     ~completion_awaiter() {
@@ -105,33 +106,32 @@ public:
         // loop close): leave the target's list so it never touches us.
         if (WEFT_UNLIKELY(self_ != nullptr)) {
             self_->clear_hook(this);
-            target_->remove_done_node(this);
+            target->remove_done_node(this);
         }
     }
 
     // Done already: no suspension (in Go mode, until the cooperative budget
     // runs out, when the task yields once so others can run).
-    bool await_ready() const noexcept { return target_->done() && consume_budget(); }
+    bool await_ready() const noexcept { return target->done() && consume_budget(); }
 
     bool await_suspend(std::coroutine_handle<> h) {
         task_record& t = current_task_for_await("a future or task");
         t.link = h;
-        if (target_->done()) {
+        if (target->done()) {
             event_loop::current()->push_ready(event_loop::tag_task(&t));  // yield
             return true;
         }
         // Go mode: a task spawned here that has not started runs now, in
         // place, and a child that finishes in that step is joined without
         // suspending (fork-join code: most joins).
-        if (target_->is_task() && go_worker_join_inline(*static_cast<task_record*>(target_)) &&
-            target_->done()) {
+        if (target->is_task() && go_worker_join_inline(*static_cast<task_record*>(target)) &&
+            target->done()) {
             return false;
         }
         self_ = &t;
         on_done = &fire;
-        cancel = &cancel_target;
         t.set_hook(this);  // from here a cancel of the awaiting task reaches the target
-        if (!target_->add_done_node(this)) {
+        if (!target->add_done_node(this)) {
             t.clear_hook(this);
             self_ = nullptr;
             return false;  // completed meanwhile: go on without suspending
@@ -145,29 +145,24 @@ protected:
     void finish_wait() {
         if (self_ != nullptr) {
             task_record* t = std::exchange(self_, nullptr);
-            if (WEFT_UNLIKELY(target_->cancelled())) {
+            if (WEFT_UNLIKELY(target->cancelled())) {
                 // asyncio throws the target's CancelledError into the task
                 // and drops _must_cancel: cancels that came while the task
                 // waited on a cancelled target are one delivery, with the
                 // target's message.
                 t->end_cancelled_wait(this);
-                target_->rethrow_if_failed("await");
+                target->rethrow_if_failed("await");
             }
             t->clear_hook(this);
         }
         check_cancelled();
-        target_->rethrow_if_failed("await");
+        target->rethrow_if_failed("await");
     }
-
-    future_core* target_;
 
 private:
     static void fire(done_node* n, future_core*) noexcept {
         auto* a = static_cast<completion_awaiter*>(n);
         a->self_->wake();  // the awaiter may be gone from here on
-    }
-    static bool cancel_target(cancel_hook* h, const std::string* message) {
-        return static_cast<completion_awaiter*>(h)->target_->cancel(message);
     }
 
     task_record* self_ = nullptr;

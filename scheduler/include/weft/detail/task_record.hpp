@@ -34,6 +34,15 @@ struct cancel_hook {
     bool (*cancel)(cancel_hook* self, const std::string* message) = nullptr;
 };
 
+// A wait on a future or a task (completion_awaiter): a node on the target's
+// done-list whose cancel hook is the node itself, tagged in the hook word
+// (target_tag), and whose cancel is the target's. It saves every awaiting
+// frame a cancel_hook's function pointer.
+struct target_wait : done_node {
+    explicit target_wait(future_core* t) noexcept : target(t) {}
+    future_core* target;
+};
+
 class task_record : public future_core {
 public:
     using future_core::future_core;
@@ -66,8 +75,9 @@ public:
     // by the last store: once a canceller can see the hook it may wake the
     // task, which may then finish and be freed on another worker, so nothing
     // here may touch the task after that store.
-    void set_hook(cancel_hook* h) noexcept {
-        auto word = reinterpret_cast<std::uintptr_t>(h);
+    void set_hook(cancel_hook* h) noexcept { set_hook_word(hook_of(h)); }
+    void set_hook(target_wait* w) noexcept { set_hook_word(hook_of(w)); }
+    void set_hook_word(std::uintptr_t word) noexcept {
         std::uintptr_t cur = hook_word_.load(std::memory_order_relaxed);
         for (;;) {
             if (cur & lock_bit) {  // a canceller is at work: wait for it
@@ -82,14 +92,15 @@ public:
                 break;
             }
         }
-        if (WEFT_UNLIKELY(flags(std::memory_order_relaxed) & f_must_cancel)) cancel_hook_locked(h);
+        if (WEFT_UNLIKELY(flags(std::memory_order_relaxed) & f_must_cancel)) cancel_hook_locked(word);
         unlock_hook_word(word);  // publishes the hook; the task is not ours after this
     }
     // Called by the awaiter when the task resumes (or its frame is torn
     // down), before the hook dies: removes `h` unless a later awaiter of the
     // task has replaced it. Waits out a canceller that may be using it.
-    void clear_hook(cancel_hook* h) noexcept {
-        auto mine = reinterpret_cast<std::uintptr_t>(h);
+    void clear_hook(cancel_hook* h) noexcept { clear_hook_word(hook_of(h)); }
+    void clear_hook(target_wait* w) noexcept { clear_hook_word(hook_of(w)); }
+    void clear_hook_word(std::uintptr_t mine) noexcept {
         std::uintptr_t cur = hook_word_.load(std::memory_order_relaxed);
         for (;;) {
             if (cur & lock_bit) {
@@ -113,7 +124,8 @@ public:
     // asyncio's Task.__step clears _must_cancel when what it throws in is a
     // CancelledError already (cancelling() still counts both). Hooks of
     // other awaiters are left alone: a cancel they deferred is theirs.
-    void end_cancelled_wait(cancel_hook* h) noexcept;
+    void end_cancelled_wait(cancel_hook* h) noexcept { end_cancelled_wait_word(hook_of(h)); }
+    void end_cancelled_wait(target_wait* w) noexcept { end_cancelled_wait_word(hook_of(w)); }
 
     // The check every weft awaitable makes when it resumes: throws
     // cancelled_error if a cancel arrived while no hook could take it.
@@ -155,7 +167,21 @@ public:
     bool started() const noexcept { return started_; }
 
 protected:
+    // The hook word: the hook's address, bit 0 the lock, bit 1 (target_tag)
+    // set when the address is a target_wait's rather than a cancel_hook's.
     static constexpr std::uintptr_t lock_bit = 1;
+    static constexpr std::uintptr_t target_tag = 2;
+    static std::uintptr_t hook_of(cancel_hook* h) noexcept {
+        static_assert(alignof(cancel_hook) > target_tag);
+        return reinterpret_cast<std::uintptr_t>(h);
+    }
+    static std::uintptr_t hook_of(target_wait* w) noexcept {
+        static_assert(alignof(target_wait) > target_tag);
+        return reinterpret_cast<std::uintptr_t>(w) | target_tag;
+    }
+    // Calls the hook in `word` (unlocked, not 0): what cancel_hook::cancel returns.
+    static bool cancel_hooked(std::uintptr_t word, const std::string* message);
+    void end_cancelled_wait_word(std::uintptr_t mine) noexcept;
     std::uintptr_t lock_hook_word() noexcept;
     void unlock_hook_word(std::uintptr_t value) noexcept {
         WEFT_ASSERT(hook_word_.load(std::memory_order_relaxed) & lock_bit,
@@ -165,7 +191,7 @@ protected:
         hook_word_.store(value, std::memory_order_release);
     }
     // asyncio: suspending with a cancel pending cancels the new wait at once.
-    void cancel_hook_locked(cancel_hook* h) noexcept;
+    void cancel_hook_locked(std::uintptr_t word) noexcept;
 
     // ---- the cancellation flags' transitions (Tokio's transition_to_*),
     // each asserting the state it leaves. The flags word is shared with the
