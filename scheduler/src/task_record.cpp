@@ -39,29 +39,24 @@ void task_record::wake() noexcept {
 
 void task_record::run_step() {
     thread_context& ctx = tls_ctx;
+    ctx.budget = ctx.loop != nullptr && ctx.loop->worker() != nullptr ? coop_budget : 1 << 30;
+    step(ctx, &resume_from_driver);
+}
+
+void task_record::run_first_step_nested() {
+    WEFT_ASSERT(!started_, "a task is run inside a join only before its first step");
+    step(tls_ctx, &resume_nested);
+}
+
+void task_record::step(thread_context& ctx, void (*resume)(std::coroutine_handle<>)) {
     task_record* outer = ctx.current_task;
     ctx.current_task = this;
-    ctx.budget = ctx.loop != nullptr && ctx.loop->worker() != nullptr ? coop_budget : 1 << 30;
     if (WEFT_UNLIKELY(!started_) && !start()) {
         ctx.current_task = outer;
         complete_root();
         return;
     }
-    resume_from_driver(link);  // `this` may be gone once this returns
-    ctx.current_task = outer;
-}
-
-void task_record::run_first_step_nested() {
-    WEFT_ASSERT(!started_, "a task is run inside a join only before its first step");
-    thread_context& ctx = tls_ctx;
-    task_record* outer = ctx.current_task;
-    ctx.current_task = this;
-    if (WEFT_UNLIKELY(!start())) {
-        ctx.current_task = outer;
-        complete_root();
-        return;
-    }
-    resume_nested(link);  // `this` may be gone once this returns
+    resume(link);  // `this` may be gone once this returns
     ctx.current_task = outer;
 }
 

@@ -216,6 +216,9 @@ private:
     // Marks the first step taken; false if a cancel came first, in which
     // case the task has its cancelled outcome and is to be completed.
     bool start() noexcept;
+    // A step as the thread's current task: `resume` is resume_from_driver
+    // (a step of its own) or resume_nested (inside a join's step).
+    void step(thread_context& ctx, void (*resume)(std::coroutine_handle<>));
 
     std::atomic<std::uintptr_t> hook_word_{0};
 

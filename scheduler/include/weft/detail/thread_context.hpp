@@ -50,19 +50,6 @@ WEFT_NOINLINE std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) 
 
 // Resumes `h` and every coroutine that bounces back, until the chain suspends.
 // Every resumption of a weft coroutine by the runtime goes through here.
-inline void resume_from_driver(std::coroutine_handle<> h) {
-    thread_context& ctx = tls_ctx;
-    char* saved = ctx.stack_limit;
-    ctx.stack_limit = static_cast<char*>(__builtin_frame_address(0)) - bounce_stack_budget;
-    h.resume();
-    while (ctx.bounce != nullptr) {
-        auto next = std::coroutine_handle<>::from_address(ctx.bounce);
-        ctx.bounce = nullptr;
-        next.resume();
-    }
-    ctx.stack_limit = saved;
-}
-
 // As resume_from_driver, for a step run inside another task's step (a join
 // run in place): within the outer driver's stack allowance, so that nested
 // steps cannot each take a fresh one, and bouncing back here.
@@ -74,6 +61,14 @@ inline void resume_nested(std::coroutine_handle<> h) {
         ctx.bounce = nullptr;
         next.resume();
     }
+}
+
+inline void resume_from_driver(std::coroutine_handle<> h) {
+    thread_context& ctx = tls_ctx;
+    char* saved = ctx.stack_limit;
+    ctx.stack_limit = static_cast<char*>(__builtin_frame_address(0)) - bounce_stack_budget;
+    resume_nested(h);
+    ctx.stack_limit = saved;
 }
 
 }  // namespace weft::detail
