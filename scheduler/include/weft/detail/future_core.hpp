@@ -100,6 +100,17 @@ public:
         WEFT_ASSERT(before != 0, "a reference is copied from a live one");
     }
     void release() noexcept {
+        // The last reference: nobody can take a new one without holding one
+        // (add_ref copies a live reference; the registry's walkers see a task
+        // only while its running reference is held), so no other thread can
+        // change the count: destroy without a locked RMW. In fork-join code
+        // the handle that awaited a finished child is usually the last.
+        // acquire: pairs with the other holders' releasing fetch_sub, so
+        // their writes are seen before the destroy.
+        if (refs_.load(std::memory_order_acquire) == 1) {
+            ops_->destroy(this);
+            return;
+        }
         // acq_rel: the final release sees all writes made through other refs.
         std::uint32_t before = refs_.fetch_sub(1, std::memory_order_acq_rel);
         WEFT_ASSERT(before != 0, "a future is released at most as often as it is referenced");
