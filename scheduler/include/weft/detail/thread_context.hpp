@@ -48,8 +48,6 @@ inline constexpr long bounce_stack_budget = 256 * 1024;
 // The handle to return from await_suspend to transfer control to `next`.
 WEFT_NOINLINE std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept;
 
-// Resumes `h` and every coroutine that bounces back, until the chain suspends.
-// Every resumption of a weft coroutine by the runtime goes through here.
 // As resume_from_driver, for a step run inside another task's step (a join
 // run in place): within the outer driver's stack allowance, so that nested
 // steps cannot each take a fresh one, and bouncing back here.
@@ -63,6 +61,8 @@ inline void resume_nested(std::coroutine_handle<> h) {
     }
 }
 
+// Resumes `h` and every coroutine that bounces back, until the chain suspends.
+// Every resumption of a weft coroutine by the runtime goes through here.
 inline void resume_from_driver(std::coroutine_handle<> h) {
     thread_context& ctx = tls_ctx;
     char* saved = ctx.stack_limit;
