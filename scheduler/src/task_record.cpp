@@ -125,7 +125,8 @@ void task_record::transition_to_cancel_outcome() noexcept {
 
 bool task_record::cancel_hooked(std::uintptr_t word, const std::string* message) {
     WEFT_ASSERT(word != 0 && !(word & lock_bit), "a hook is called by its address");
-    if (word & target_tag) return reinterpret_cast<target_wait*>(word & ~target_tag)->target->cancel(message);
+    if (word & target_tag)
+        return reinterpret_cast<target_wait*>(word & ~target_tag)->target->cancel(message);
     auto* hook = reinterpret_cast<cancel_hook*>(word);
     return hook->cancel(hook, message);
 }

@@ -67,8 +67,8 @@ enum : std::uint32_t {
     f_has_value = 1u << 2,      // typed storage holds a value
     f_has_exception = 1u << 3,  // extras_->exception is set
     f_outcome_mask = f_finished | f_cancelled | f_has_value | f_has_exception,
-    f_completing = 1u << 4,     // a completer has claimed the future
-    f_retrieved = 1u << 5,      // the exception was looked at: nothing to report
+    f_completing = 1u << 4,  // a completer has claimed the future
+    f_retrieved = 1u << 5,   // the exception was looked at: nothing to report
     f_is_task = 1u << 6,
     f_spawned = 1u << 7,          // a task's root coroutine (else awaited inline)
     f_must_cancel = 1u << 8,      // cancel at the next resumption (asyncio _must_cancel)
@@ -233,7 +233,7 @@ protected:
     }
 
     std::atomic<std::uint32_t> refs_;
-    std::atomic<std::uint16_t> flags_;    // f_* bits but the outcome's
+    std::atomic<std::uint16_t> flags_;       // f_* bits but the outcome's
     std::atomic<std::uint16_t> outcome_{0};  // f_outcome_mask bits, set by publish
     const future_ops* ops_;
     std::atomic<done_node*> done_list_{nullptr};

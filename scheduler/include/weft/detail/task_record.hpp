@@ -92,7 +92,8 @@ public:
                 break;
             }
         }
-        if (WEFT_UNLIKELY(flags(std::memory_order_relaxed) & f_must_cancel)) cancel_hook_locked(word);
+        if (WEFT_UNLIKELY(flags(std::memory_order_relaxed) & f_must_cancel))
+            cancel_hook_locked(word);
         unlock_hook_word(word);  // publishes the hook; the task is not ours after this
     }
     // Called by the awaiter when the task resumes (or its frame is torn
