@@ -9,7 +9,8 @@
 //      in a row, then the oldest local item gets a turn;
 //   3. its local queue, newest first (depth-first for fork-join code);
 //   4. the global queue;
-//   5. its timers and poller, without waiting;
+//   5. its timers and poller, without waiting (the poller less often as a
+//      search goes on: find_work);
 //   6. the local queues of the others, as a searcher (idle.hpp, rule 1);
 //   7. nothing: it parks in its poller until woken, a timer or I/O.
 #include <chrono>
@@ -243,7 +244,12 @@ std::uintptr_t go_worker::find_work() {
         }
         if (std::uintptr_t item = rt_.pop_global(*this)) return item;
         loop_.drop_cancelled_timers();
-        bool io = loop_.poller().registered() > 1 && loop_.poller().wait(0) > 0;
+        // The poll is a system call (about 1 us on a virtual machine), the
+        // rest of a round a few loads: poll in rounds 0, 1, 2, 4, 8, 16 and
+        // 32 only. Readiness that comes soon after the search began is seen
+        // soon; a long search costs 7 polls, not 64.
+        bool poll_now = (search_rounds_ & (search_rounds_ - 1)) == 0;
+        bool io = poll_now && loop_.poller().registered() > 1 && loop_.poller().wait(0) > 0;
         if (loop_.collect_due_timers() > 0 || io) {
             if (std::uintptr_t item = next_local()) return item;
         }
