@@ -28,10 +28,10 @@ fd_transport::~fd_transport() {
     if (h_.entry != nullptr) h_.entry->close(h_.gen);
 }
 
-std::shared_ptr<fd_transport> fd_transport::from_socket(socket s) {
+std::shared_ptr<fd_transport> fd_transport::adopt(socket s, const socket_address* known_peer) {
     socket_address peer, local;
     try {
-        peer = s.getpeername();
+        peer = known_peer != nullptr ? *known_peer : s.getpeername();
         local = s.getsockname();
     } catch (const std::system_error&) {
         // Not connected (yet, or any more): leave them unspecified.
@@ -42,6 +42,14 @@ std::shared_ptr<fd_transport> fd_transport::from_socket(socket s) {
     t->peer_ = peer;
     t->local_ = local;
     return t;
+}
+
+std::shared_ptr<fd_transport> fd_transport::from_socket(socket s) {
+    return adopt(std::move(s), nullptr);
+}
+
+std::shared_ptr<fd_transport> fd_transport::from_accepted(socket s, const socket_address& peer) {
+    return adopt(std::move(s), &peer);
 }
 
 std::shared_ptr<fd_transport> fd_transport::from_pipe(int fd) {

@@ -219,6 +219,30 @@ TEST_P(Streams, OpenConnectionToStartServer) {
     }());
 }
 
+// A server's streams know both ends: the peer from accept(), the local
+// address from the socket.
+TEST_P(Streams, ServerSideStreamsKnowBothAddresses) {
+    run([]() -> weft::task<void> {
+        auto handler = [](weft::stream_reader, weft::stream_writer writer) -> weft::task<void> {
+            writer.write(writer.peername().to_string() + " " + writer.sockname().to_string() +
+                         "\n");
+            co_await writer.drain();
+            writer.close();
+            co_await writer.wait_closed();
+        };
+        weft::server srv = co_await weft::start_server(handler, "127.0.0.1", 0);
+        std::uint16_t port = srv.addresses()[0].port();
+        auto [reader, writer] = co_await weft::open_connection("127.0.0.1", port);
+        std::string seen = co_await reader.readline();
+        EXPECT_EQ(seen, writer.sockname().to_string() + " " + writer.peername().to_string() + "\n");
+        EXPECT_NE(writer.sockname().port(), port);
+        writer.close();
+        co_await writer.wait_closed();
+        srv.close();
+        co_await srv.wait_closed();
+    }());
+}
+
 // SO_REUSEPORT: several servers (in scale-out, several processes) on one
 // port, the kernel spreading the connections among them; a server that does
 // not ask for it is refused the port.
