@@ -172,6 +172,15 @@ task<void> tls_transport::handshake(std::shared_ptr<tls_transport> self, std::st
             ERR_clear_error();
             int r = SSL_do_handshake(self->ssl_);
             int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(self->ssl_, r);
+            if (r == 1 && SSL_is_server(self->ssl_) == 1 &&
+                SSL_version(self->ssl_) == TLS1_3_VERSION) {
+                // All a TLS 1.3 server writes as the client's Finished
+                // arrives is its session tickets: held for the first
+                // application data (held_).
+                self->held_ = BIO_ctrl_pending(self->wbio_);
+                self->established_ = true;
+                co_return;
+            }
             // Whatever it wrote goes out, even on failure: that is the alert
             // that tells the peer why.
             self->flush_locked();
@@ -228,14 +237,14 @@ io_attempt tls_transport::try_receive(char* buf, std::size_t n) {
     // SSL_read, an error-queue clear and a flush per request.
     if (SSL_has_pending(ssl_) != 1 && BIO_ctrl_pending(rbio_) == 0) {
         io_attempt a = receive_records_locked();
-        if (a.n <= 0) return a;
+        if (a.n <= 0) return waiting_locked(a);
     }
     for (;;) {
         ERR_clear_error();
         int r = SSL_read(ssl_, buf, want);
         int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
         // Reading may write (a TLS 1.3 key update answered, an alert).
-        flush_quietly_locked();
+        if (BIO_ctrl_pending(wbio_) > held_) flush_quietly_locked();
         if (r > 0) {
             out.n = r;
             return out;
@@ -257,8 +266,15 @@ io_attempt tls_transport::try_receive(char* buf, std::size_t n) {
         }
         if (e != SSL_ERROR_WANT_READ) fail_locked("weft::stream_reader: TLS error");
         io_attempt a = receive_records_locked();
-        if (a.n <= 0) return a;
+        if (a.n <= 0) return waiting_locked(a);
     }
+}
+
+io_attempt tls_transport::waiting_locked(io_attempt a) {
+    // The reader is about to wait for the peer, which may be waiting for
+    // what we hold.
+    if (held_ != 0) flush_quietly_locked();
+    return a;
 }
 
 io_attempt tls_transport::receive_records_locked() {
@@ -438,6 +454,7 @@ void tls_transport::flush_locked() {
         bio_st* b;
         ~reset_guard() { (void)BIO_reset(b); }
     } reset{wbio_};
+    held_ = 0;
     raw_->write(records);
 }
 

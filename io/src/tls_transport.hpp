@@ -131,6 +131,9 @@ private:
     // read BIO. Its result is the socket's; the peer's hang-up without
     // close_notify is recorded and raised as ssl_eof_error.
     io_attempt receive_records_locked();
+    // Under the mutex: try_receive's result when it found nothing to read
+    // (a.n <= 0); first sends what held_ counts.
+    io_attempt waiting_locked(io_attempt a);
     // Under the mutex: records a TLS failure made from OpenSSL's error
     // queue, and raises it (now and on every later call).
     [[noreturn]] void fail_locked(const std::string& what);
@@ -144,6 +147,12 @@ private:
     bool established_ = false;  // the handshake finished
     bool closing_ = false;      // close() or abort() was called
     bool eof_ = false;          // the peer's close_notify arrived
+    // Bytes left in the write BIO on purpose: a TLS 1.3 server's session
+    // tickets, written as its handshake ends, go out with the first
+    // application data instead of in a send of their own; before the reader
+    // waits for the peer at the latest (try_receive), so that a peer that
+    // waits for them is never kept waiting.
+    std::size_t held_ = 0;
     std::exception_ptr error_;  // the first TLS failure
 };
 

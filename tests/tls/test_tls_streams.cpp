@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <malloc.h>
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <weft/detail/config.hpp>
@@ -261,6 +262,71 @@ TEST_P(Tls, WriteEofIsRefused) {
         writer.close();
         co_await writer.wait_closed();
         EXPECT_THROW(writer.write("x"), weft::closed_error);
+        srv.close();
+        co_await srv.wait_closed();
+    }());
+}
+
+// A TLS 1.3 server holds the session tickets it writes as the handshake
+// ends and sends them with its first reply, one send fewer per connection;
+// a server that waits to read first sends them before it waits, so a
+// client never waits for them.
+std::atomic<int> client_tickets{0};
+
+weft::ssl_context counting_client_ctx() {
+    auto c = client_ctx();
+    SSL_CTX_set_session_cache_mode(c.native_handle(), SSL_SESS_CACHE_CLIENT);
+    SSL_CTX_sess_set_new_cb(c.native_handle(), [](SSL*, SSL_SESSION*) {
+        ++client_tickets;
+        return 0;  // not kept
+    });
+    return c;
+}
+
+TEST_P(Tls, SessionTicketsGoOutWithTheFirstReply) {
+    run([]() -> weft::task<void> {
+        auto sctx = server_ctx();
+        sctx.set_num_tickets(2);
+        weft::server srv = co_await weft::start_server(
+            [](weft::stream_reader, weft::stream_writer writer) -> weft::task<void> {
+                writer.write("hello\n");
+                co_await writer.drain();
+                writer.close();
+                co_await writer.wait_closed();
+            },
+            "127.0.0.1", 0, {.ssl = &sctx});
+        auto cctx = counting_client_ctx();
+        client_tickets = 0;
+        auto [reader, writer] =
+            co_await weft::open_connection("localhost", srv.addresses()[0].port(), {.ssl = &cctx});
+        EXPECT_EQ(co_await reader.readline(), "hello\n");
+        EXPECT_EQ(client_tickets.load(), 2);  // they came before the reply
+        EXPECT_EQ(co_await reader.read(), "");
+        writer.close();
+        co_await writer.wait_closed();
+        srv.close();
+        co_await srv.wait_closed();
+    }());
+}
+
+TEST_P(Tls, SessionTicketsReachAClientWhileTheServerWaitsToRead) {
+    run([]() -> weft::task<void> {
+        auto sctx = server_ctx();
+        sctx.set_num_tickets(1);
+        weft::server srv = co_await weft::start_server(echo, "127.0.0.1", 0, {.ssl = &sctx});
+        auto cctx = counting_client_ctx();
+        client_tickets = 0;
+        auto [reader, writer] =
+            co_await weft::open_connection("localhost", srv.addresses()[0].port(), {.ssl = &cctx});
+        // The server's handler waits for data; so does the client's read,
+        // which takes the ticket in meanwhile.
+        auto reading = weft::create_task(reader.readline());
+        EXPECT_TRUE(co_await eventually([] { return client_tickets.load() == 1; }));
+        writer.write("ping\n");
+        EXPECT_EQ(co_await reading, "ping\n");
+        EXPECT_EQ(client_tickets.load(), 1);
+        writer.close();
+        co_await writer.wait_closed();
         srv.close();
         co_await srv.wait_closed();
     }());
