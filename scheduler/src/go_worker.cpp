@@ -13,6 +13,7 @@
 //      search goes on: find_work);
 //   6. the local queues of the others, as a searcher (idle.hpp, rule 1);
 //   7. nothing: it parks in its poller until woken, a timer or I/O.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -179,6 +180,8 @@ bool go_worker::run(machine& m) {
             // rule 4). Work that this item makes later notifies by rule 2,
             // so a lone item (a submission from outside) wakes nobody.
             searching_ = false;
+            // Found late in the search: a shorter one would have parked.
+            if (search_rounds_ * 2 >= search_budget_) lengthen_search();
             search_rounds_ = 0;
             if (rt_.idle().stop_searching()) rt_.notify_if_work_pending();
         }
@@ -259,12 +262,14 @@ std::uintptr_t go_worker::find_work() {
             if (std::uintptr_t item = steal_work()) return item;
         }
         if (std::uintptr_t item = rt_.pop_global(*this)) return item;
-        if (searching_ && search_rounds_ < search_rounds_before_park) {
+        if (searching_ && search_rounds_ < search_budget_) {
             ++search_rounds_;
             for (unsigned i = 0; i < pauses_per_search_round; ++i)
                 __builtin_ia32_pause();
             continue;
         }
+        // A whole search found nothing: the next one is shorter.
+        if (searching_ && search_budget_ > min_search_rounds) search_budget_ /= 2;
         search_rounds_ = 0;
         park();
         if (std::uintptr_t item = next_local()) return item;
@@ -338,7 +343,14 @@ void go_worker::park() {
     searching_ = rt_.idle().unpark(index_);
     counters.unparks.add();
     if (WEFT_UNLIKELY(trace::enabled())) trace::instant("unpark", "loop", index_);
-    counters.busy_since.set(static_cast<std::uint64_t>(event_loop::time_ns()));
+    std::uint64_t woke = static_cast<std::uint64_t>(event_loop::time_ns());
+    // Work came soon after we parked: searching on would have found it.
+    if (woke - now < quick_wake_ns) lengthen_search();
+    counters.busy_since.set(woke);
+}
+
+void go_worker::lengthen_search() noexcept {
+    search_budget_ = std::min(search_budget_ * 2, search_rounds_before_park);
 }
 
 void go_worker::maintenance() {

@@ -50,6 +50,18 @@ inline constexpr std::uint32_t maintenance_interval = 61;
 // pays no wake-up syscalls. About 20-50 microseconds of searching.
 inline constexpr unsigned search_rounds_before_park = 64;
 inline constexpr unsigned pauses_per_search_round = 16;
+// The search's length adapts to what searching has been finding
+// (go_worker::search_budget_): halved, down to min_search_rounds, after a
+// search that ended in parking; doubled, back up to
+// search_rounds_before_park, after one that found work in the second half
+// of its rounds, or after a park that ended within quick_wake_ns (a little
+// more searching would have found that work without the sleep and the
+// wake-up). A TLS server's worker waits hundreds of microseconds for its next
+// handshake, and there a full search is spent for nothing; an echo server's
+// next request comes within microseconds, and a fork-join spawner's next
+// task sooner.
+inline constexpr unsigned min_search_rounds = 8;
+inline constexpr std::uint64_t quick_wake_ns = 50'000;
 
 // The most items moved in one go between a loop and a shared queue (the
 // global queue, a loop's remote queue): a batch lives in an array on the
@@ -175,6 +187,7 @@ private:
     std::uintptr_t find_work();
     std::uintptr_t steal_work();
     void park();
+    void lengthen_search() noexcept;  // search_budget_ doubled, up to the most
     void maintenance();
 
     event_loop& loop_;
@@ -186,7 +199,8 @@ private:
     std::uint32_t tick_ = 0;
     bool searching_ = false;
     unsigned search_rounds_ = 0;  // rounds searched since work was last found
-    std::uint64_t rng_ = 0;       // victim selection
+    unsigned search_budget_ = search_rounds_before_park;  // rounds before parking
+    std::uint64_t rng_ = 0;                               // victim selection
 };
 
 // event_loop::owner_scope for a worker, inlined on the scheduler's own hot
