@@ -28,7 +28,8 @@ fd_transport::~fd_transport() {
     if (h_.entry != nullptr) h_.entry->close(h_.gen);
 }
 
-std::shared_ptr<fd_transport> fd_transport::adopt(socket s, const socket_address* known_peer) {
+std::shared_ptr<fd_transport> fd_transport::from_socket(socket s,
+                                                        const socket_address* known_peer) {
     socket_address peer, local;
     try {
         peer = known_peer != nullptr ? *known_peer : s.getpeername();
@@ -42,14 +43,6 @@ std::shared_ptr<fd_transport> fd_transport::adopt(socket s, const socket_address
     t->peer_ = peer;
     t->local_ = local;
     return t;
-}
-
-std::shared_ptr<fd_transport> fd_transport::from_socket(socket s) {
-    return adopt(std::move(s), nullptr);
-}
-
-std::shared_ptr<fd_transport> fd_transport::from_accepted(socket s, const socket_address& peer) {
-    return adopt(std::move(s), &peer);
 }
 
 std::shared_ptr<fd_transport> fd_transport::from_pipe(int fd) {

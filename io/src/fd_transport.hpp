@@ -56,10 +56,10 @@ public:
     fd_transport(const fd_transport&) = delete;
     fd_transport& operator=(const fd_transport&) = delete;
 
-    static std::shared_ptr<fd_transport> from_socket(socket s);
-    // A socket accept() returned, with the peer address it reported (one
-    // getpeername() less per connection).
-    static std::shared_ptr<fd_transport> from_accepted(socket s, const socket_address& peer);
+    // `known_peer` (the address accept() reported), when given, saves asking the
+    // socket for it: one getpeername() less per connection.
+    static std::shared_ptr<fd_transport> from_socket(socket s,
+                                                     const socket_address* known_peer = nullptr);
     static std::shared_ptr<fd_transport> from_pipe(int fd);
 
     io_handle handle() const noexcept override { return h_; }
@@ -104,7 +104,6 @@ public:
     ssize_t receive(int fd, char* buf, std::size_t n) const noexcept;
 
 private:
-    static std::shared_ptr<fd_transport> adopt(socket s, const socket_address* known_peer);
     ssize_t send_some(int fd, const char* data, std::size_t n) const noexcept;
     // Under the mutex: raise the first error, or closed_error / logic_error
     // for a write after close() / write_eof().

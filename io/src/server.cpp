@@ -195,7 +195,7 @@ task<void> accept_loop(std::shared_ptr<server_state> st, std::size_t index) {
                 } catch (const std::system_error&) {
                 }
             }
-            t = fd_transport::from_accepted(std::move(s), conn->second);
+            t = fd_transport::from_socket(std::move(s), &conn->second);
         }
         {
             std::lock_guard lock(st->mutex);
