@@ -1,6 +1,7 @@
 // fd_transport: a stream over a socket or pipe (see fd_transport.hpp).
 #include "fd_transport.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <optional>
@@ -16,16 +17,21 @@
 #include <weft/task_handle.hpp>
 
 #include "io_wait.hpp"
+#include "ring_receive.hpp"
 #include "scratch.hpp"
 
 namespace weft::detail {
 
-fd_transport::fd_transport(io_handle h, kind k) : h_(h), kind_(k) {}
+fd_transport::fd_transport(io_handle h, kind k) : h_(h), kind_(k) {
+    on_complete = &on_sent;
+}
 
 fd_transport::~fd_transport() {
-    // The last reference (user handles and any flusher) is gone: nothing can
-    // be waiting for the write queue any more.
+    // The last reference (user handles, any flusher, a send in flight) is
+    // gone: nothing can be waiting for the write queue any more. A receive
+    // in the ring holds the fd open until it is cancelled.
     if (h_.entry != nullptr) h_.entry->close(h_.gen);
+    if (rx_) rx_->cancel();
 }
 
 std::shared_ptr<fd_transport> fd_transport::from_socket(socket s,
@@ -54,7 +60,23 @@ ssize_t fd_transport::receive(int fd, char* buf, std::size_t n) const noexcept {
     return ::read(fd, buf, n);
 }
 
+ring_receive* fd_transport::receiver() {
+    // acquire: pairs with the release below; rx_ is complete.
+    ring_receive* r = rx_ready_.load(std::memory_order_acquire);
+    if (r != nullptr) return r;
+    std::lock_guard lock(mutex_);
+    if (!rx_) {
+        rx_ = std::make_shared<ring_receive>();
+        rx_ready_.store(rx_.get(), std::memory_order_release);
+    }
+    return rx_.get();
+}
+
 io_attempt fd_transport::try_receive(char* buf, std::size_t n) {
+    if (kind_ == kind::socket) {
+        if (completion_queue* ring = socket_ring())
+            return receiver()->try_receive(h_, *ring, buf, n);
+    }
     io_attempt a = try_io(
         h_, io_dir::read, [&](int fd) { return receive(fd, buf, n); }, true);
     // A short receive emptied the socket's buffer: the next one can wait
@@ -105,7 +127,7 @@ void fd_transport::check_writable_locked(const char* what) const {
 }
 
 void fd_transport::update_pause_locked() {
-    std::size_t queued = wbuf_.size() - wpos_;
+    std::size_t queued = queued_locked();
     if (!paused_ && queued > high_) {
         paused_ = true;
     } else if (paused_ && queued <= low_) {
@@ -117,6 +139,21 @@ void fd_transport::write(std::string_view data) {
     std::unique_lock lock(mutex_);
     check_writable_locked("weft::stream_writer::write");
     if (data.empty()) return;
+    if (wbuf_.size() == wpos_ && !flushing_ && kind_ == kind::socket) {
+        if (completion_queue* ring = socket_ring()) {
+            // Nothing queued: a send request, submitted with the loop's
+            // next wait; its completion sends whatever is queued by then.
+            sending_.assign(data);
+            sent_ = 0;
+            if (!submit_send_locked(*ring)) {
+                sending_.clear();
+                throw closed_error("weft::stream_writer::write: the stream is closed");
+            }
+            flushing_ = true;
+            update_pause_locked();
+            return;
+        }
+    }
     if (wbuf_.size() == wpos_ && !flushing_) {
         // Nothing queued: try to send it all right now (asyncio does).
         io_attempt a = try_io(h_, io_dir::write,
@@ -184,27 +221,8 @@ task<void> fd_transport::flush(std::shared_ptr<fd_transport> self) {
                 }
                 break;
             }
-            if (self->wpos_ == self->wbuf_.size()) {
-                self->wbuf_.clear();
-                self->wpos_ = 0;
-            }
-            bool was_paused = self->paused_;
-            self->update_pause_locked();
-            if (was_paused && !self->paused_) {
-                for (auto& f : self->drain_waiters_)
-                    wake.add(std::move(f));
-                self->drain_waiters_.clear();
-            }
-            if (self->closed_ || self->wbuf_.empty()) {
-                // Sent everything (or gave up): what was waiting for that now.
-                finished = true;
-                self->flushing_ = false;
-                guard.done = true;
-                if (!self->closed_) {
-                    if (self->eof_requested_ && !self->eof_sent_) self->shut_write_locked(wake);
-                    if (self->closing_) self->finish_close_locked(wake);
-                }
-            }
+            finished = self->settle_locked(wake);
+            if (finished) guard.done = true;
         }
         if (finished) co_return;  // `wake` completes its waiters as it goes
         if (!co_await io_wait(self->h_, io_dir::write, a.seq)) {
@@ -216,6 +234,103 @@ task<void> fd_transport::flush(std::shared_ptr<fd_transport> self) {
             co_return;
         }
     }
+}
+
+bool fd_transport::settle_locked(wake_list& wake) {
+    if (wpos_ == wbuf_.size()) {
+        wbuf_.clear();
+        wpos_ = 0;
+    }
+    bool was_paused = paused_;
+    update_pause_locked();
+    if (was_paused && !paused_) {
+        for (auto& f : drain_waiters_)
+            wake.add(std::move(f));
+        drain_waiters_.clear();
+    }
+    if (!closed_ && queued_locked() > 0) return false;
+    // Sent everything (or gave up): what was waiting for that now.
+    flushing_ = false;
+    if (!closed_) {
+        if (eof_requested_ && !eof_sent_) shut_write_locked(wake);
+        if (closing_) finish_close_locked(wake);
+    }
+    return true;
+}
+
+bool fd_transport::submit_send_locked(completion_queue& ring) {
+    if (!h_.entry->begin_op(h_.gen)) return false;  // held until the CQE
+    io_request r;
+    r.op = io_request::kind::send;
+    r.fd = h_.entry->fd();
+    r.data = const_cast<char*>(sending_.data() + sent_);
+    // A send may be short anyway; the completion sends the rest.
+    r.size = static_cast<std::uint32_t>(std::min<std::size_t>(sending_.size() - sent_, 1u << 30));
+    send_ring_ = &ring;
+    send_keep_ = shared_from_this();
+    try {
+        ring.submit(r, this);
+    } catch (...) {
+        send_keep_.reset();  // the caller holds another reference
+        h_.entry->end_op();
+        throw;
+    }
+    send_in_flight_ = true;
+    return true;
+}
+
+void fd_transport::on_sent(completion_target* t, int res, const char* /*data*/) noexcept {
+    auto* self = static_cast<fd_transport*>(t);
+    std::shared_ptr<fd_transport> keep;  // may be the last reference: dies last
+    wake_list wake;                      // completes its waiters after the unlock
+    std::lock_guard lock(self->mutex_);
+    keep = std::move(self->send_keep_);
+    self->send_in_flight_ = false;
+    self->h_.entry->end_op();
+    if (self->closed_) {
+        // Closed (aborted) meanwhile: the kernel is done with the bytes.
+        self->sending_.clear();
+        self->sent_ = 0;
+        self->flushing_ = false;
+        return;
+    }
+    if (res < 0 && res != -ECANCELED && res != -EINTR && res != -EAGAIN) {
+        self->fail_locked("weft::stream_writer: sending the write buffer", -res, wake);
+        self->sending_.clear();
+        self->sent_ = 0;
+        self->flushing_ = false;
+        return;
+    }
+    if (res > 0) self->sent_ += static_cast<std::size_t>(res);
+    if (self->sent_ == self->sending_.size()) {
+        // All out: what was queued meanwhile goes next.
+        self->sending_.clear();
+        self->sent_ = 0;
+        if (self->wpos_ < self->wbuf_.size()) {
+            self->wbuf_.erase(0, self->wpos_);
+            self->wpos_ = 0;
+            self->sending_.swap(self->wbuf_);
+        }
+    }
+    bool submitted = false;
+    if (!self->sending_.empty()) {
+        try {
+            submitted = self->submit_send_locked(*self->send_ring_);
+        } catch (const std::exception&) {
+            self->fail_locked("weft::stream_writer: sending the write buffer", EIO, wake);
+            self->sending_.clear();
+            self->sent_ = 0;
+            self->flushing_ = false;
+            return;
+        }
+        if (!submitted) {
+            // The fd is closing: what is left will never be sent.
+            self->close_now_locked(wake);
+            self->sending_.clear();
+            self->sent_ = 0;
+        }
+    }
+    self->settle_locked(wake);
 }
 
 task<void> fd_transport::drain() {
@@ -350,7 +465,7 @@ task<void> fd_transport::wait_closed() {
 
 std::size_t fd_transport::write_buffer_size() const {
     std::lock_guard lock(mutex_);
-    return wbuf_.size() - wpos_;
+    return queued_locked();
 }
 
 void fd_transport::set_write_buffer_limits(std::size_t high, std::size_t low) {
@@ -394,11 +509,15 @@ void fd_transport::close_now_locked(wake_list& wake) {
     closed_ = true;
     closing_ = true;
     // Bytes that will never be sent: drain() reports the connection lost.
-    if (paused_ || wpos_ < wbuf_.size()) lost_ = true;
+    if (paused_ || queued_locked() > 0) lost_ = true;
     paused_ = false;
     wbuf_.clear();
     wpos_ = 0;
     h_.entry->close(h_.gen);  // a pending read raises closed_error
+    // Requests in the ring hold the fd open until their CQEs: end them.
+    // (sending_ stays until its CQE: the kernel may still be reading it.)
+    if (send_in_flight_) send_ring_->cancel(this);
+    if (rx_) rx_->cancel();
     for (auto& f : drain_waiters_)
         wake.add(std::move(f));
     drain_waiters_.clear();

@@ -18,6 +18,15 @@
 // In Go mode the user's task and the flusher may run on different workers:
 // `mutex_` guards the write side. Sends happen under it, which keeps bytes
 // in order between write() and the flusher.
+//
+// On a loop whose poller is an io_uring ring that takes socket requests
+// (socket_ring()), a socket's reads and writes are ring requests instead of
+// syscalls: receives through ring_receive.hpp, and a write hands its bytes
+// to a send request at once, which the loop submits with the rest of its
+// turn in one io_uring_enter; the send's completion sends what was queued
+// meanwhile (the flusher's job on epoll). A send error then surfaces at the
+// next write() or drain(), as asyncio's does, rather than in the write()
+// that queued the bytes.
 #pragma once
 
 #include <atomic>
@@ -29,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include <weft/detail/completion_queue.hpp>
 #include <weft/future.hpp>
 #include <weft/io/address.hpp>
 #include <weft/io/socket.hpp>
@@ -46,7 +56,11 @@ inline constexpr std::size_t default_high_water = 64 * 1024;
 // and without touching its disposition (a per-thread mask around the call).
 ssize_t write_without_sigpipe(int fd, const char* data, std::size_t n) noexcept;
 
-class fd_transport final : public transport, public std::enable_shared_from_this<fd_transport> {
+class ring_receive;
+
+class fd_transport final : public transport,
+                           public completion_target,
+                           public std::enable_shared_from_this<fd_transport> {
 public:
     enum class kind { socket, pipe };
 
@@ -108,6 +122,10 @@ private:
     // Under the mutex: raise the first error, or closed_error / logic_error
     // for a write after close() / write_eof().
     void check_writable_locked(const char* what) const;
+    // Bytes not yet sent: queued, and handed to a send request.
+    std::size_t queued_locked() const noexcept {
+        return wbuf_.size() - wpos_ + sending_.size() - sent_;
+    }
     void update_pause_locked();
     // Waiters to complete once the mutex is released. They are completed
     // without an error and look at the transport's state when they run.
@@ -127,7 +145,17 @@ private:
     // only send the FIN while lingering.
     void finish_close_locked(wake_list& wake);
     void shut_write_locked(wake_list& wake);
+    // Under the mutex, after sending some: wakes drain() below the low water
+    // mark; once everything is sent (or the fd closed) ends the sending
+    // (flushing_), sends a requested EOF and closes a closing transport.
+    // True when it ended.
+    bool settle_locked(wake_list& wake);
     static task<void> flush(std::shared_ptr<fd_transport> self);
+    // Under the mutex: a send request for sending_ from sent_ on. False when
+    // the fd is closed.
+    bool submit_send_locked(completion_queue& ring);
+    static void on_sent(completion_target* t, int res, const char* data) noexcept;
+    ring_receive* receiver();
 
     io_handle h_;
     kind kind_;
@@ -150,6 +178,17 @@ private:
     std::exception_ptr error_;  // the first write error, raised by write/drain
     std::vector<future<void>> drain_waiters_;
     std::vector<future<void>> close_waiters_;
+
+    // ---- the ring's requests (socket_ring()), under mutex_
+    std::string sending_;   // bytes handed to the send request, from sent_ on
+    std::size_t sent_ = 0;  // of sending_, sent already
+    bool send_in_flight_ = false;
+    completion_queue* send_ring_ = nullptr;    // the ring the send went to
+    std::shared_ptr<fd_transport> send_keep_;  // alive until the send's CQE
+    // The receiving side, made by the first receive through a ring; set
+    // once (under mutex_), published through rx_ready_.
+    std::shared_ptr<ring_receive> rx_;
+    std::atomic<ring_receive*> rx_ready_{nullptr};
 };
 
 }  // namespace weft::detail

@@ -55,7 +55,7 @@ namespace {
 
 // One request in flight: what it needs kept alive, and how its result comes.
 struct file_op final : completion_target {
-    file_request req;
+    io_request req;
     std::string buf;                   // read: the bytes read; write: the bytes to write
     std::string path;                  // open
     std::shared_ptr<file_state> file;  // keeps the fd open while the request runs
@@ -63,34 +63,38 @@ struct file_op final : completion_target {
     future<int> result;
 };
 
-void on_ring_complete(completion_target* t, int res) noexcept {
+void on_ring_complete(completion_target* t, int res, const char* /*data*/) noexcept {
     auto* op = static_cast<file_op*>(t);
     std::shared_ptr<file_op> keep = std::move(op->self);
     op->result.try_set_result(res);  // ignored when the waiting task was cancelled
 }
 
 // The syscall itself, for the blocking threads: its result, or -errno.
-int run_syscall(const file_request& r) noexcept {
+int run_syscall(const io_request& r) noexcept {
     long n = -1;
     switch (r.op) {
-        case file_request::kind::open:
+        case io_request::kind::open:
             n = ::open(r.path, r.flags, static_cast<mode_t>(r.mode));
             break;
-        case file_request::kind::read:
-            n = r.offset == file_request::at_position
+        case io_request::kind::read:
+            n = r.offset == io_request::at_position
                     ? ::read(r.fd, r.data, r.size)
                     : ::pread(r.fd, r.data, r.size, static_cast<off_t>(r.offset));
             break;
-        case file_request::kind::write:
-            n = r.offset == file_request::at_position
+        case io_request::kind::write:
+            n = r.offset == io_request::at_position
                     ? ::write(r.fd, r.data, r.size)
                     : ::pwrite(r.fd, r.data, r.size, static_cast<off_t>(r.offset));
             break;
-        case file_request::kind::fsync:
+        case io_request::kind::fsync:
             n = ::fsync(r.fd);
             break;
-        case file_request::kind::close:
+        case io_request::kind::close:
             n = ::close(r.fd);
+            break;
+        case io_request::kind::recv:
+        case io_request::kind::send:
+            errno = EINVAL;  // a stream's, only ever submitted to a ring
             break;
     }
     return n < 0 ? -errno : static_cast<int>(n);
@@ -136,7 +140,7 @@ task<int> perform(std::shared_ptr<file_op> op, const char* method) {
     co_return res;
 }
 
-std::shared_ptr<file_op> make_op(const std::shared_ptr<file_state>& s, file_request::kind k) {
+std::shared_ptr<file_op> make_op(const std::shared_ptr<file_state>& s, io_request::kind k) {
     auto op = std::make_shared<file_op>();
     op->req.op = k;
     op->req.fd = s->fd;
@@ -226,7 +230,7 @@ void check_open(const std::shared_ptr<file_state>& s, const char* what) {
 
 task<std::string> read_at(std::shared_ptr<file_state> s, std::size_t n, std::uint64_t offset,
                           const char* what) {
-    auto op = make_op(s, file_request::kind::read);
+    auto op = make_op(s, io_request::kind::read);
     op->buf.resize(std::min(n, max_request));
     op->req.data = op->buf.data();
     op->req.size = static_cast<std::uint32_t>(op->buf.size());
@@ -237,7 +241,7 @@ task<std::string> read_at(std::shared_ptr<file_state> s, std::size_t n, std::uin
 
 task<std::size_t> write_at(std::shared_ptr<file_state> s, std::string_view data,
                            std::uint64_t offset, const char* what) {
-    auto op = make_op(s, file_request::kind::write);
+    auto op = make_op(s, io_request::kind::write);
     op->buf.assign(data.substr(0, max_request));
     op->req.data = op->buf.data();
     op->req.size = static_cast<std::uint32_t>(op->buf.size());
@@ -269,7 +273,7 @@ task<file> file::open(std::string path, std::string mode, unsigned permissions) 
     int flags = detail::flags_of(mode, s->append);
     s->path = path;
     auto op = std::make_shared<detail::file_op>();
-    op->req.op = detail::file_request::kind::open;
+    op->req.op = detail::io_request::kind::open;
     op->path = std::move(path);
     op->req.path = op->path.c_str();
     op->req.flags = flags;
@@ -293,7 +297,7 @@ task<std::string> file::read(std::ptrdiff_t n) {
         std::size_t ask = to_end ? detail::read_chunk : want - out.size();
         std::uint64_t at = s->position.load(std::memory_order_relaxed);
         std::string chunk = co_await detail::read_at(
-            s, ask, s->stream ? detail::file_request::at_position : at, "read");
+            s, ask, s->stream ? detail::io_request::at_position : at, "read");
         if (chunk.empty()) break;  // the end of the file
         s->position.store(at + chunk.size(), std::memory_order_relaxed);
         out += chunk;
@@ -311,7 +315,7 @@ task<std::size_t> file::write(std::string data) {
         std::string_view rest = std::string_view(data).substr(done);
         if (s->append || s->stream) {
             // O_APPEND: the kernel puts it at the end, whatever the offset.
-            done += co_await detail::write_at(s, rest, detail::file_request::at_position, "write");
+            done += co_await detail::write_at(s, rest, detail::io_request::at_position, "write");
         } else {
             std::uint64_t at = s->position.load(std::memory_order_relaxed);
             std::size_t n = co_await detail::write_at(s, rest, at, "write");
@@ -328,7 +332,7 @@ task<std::size_t> file::write(std::string data) {
 
 task<std::string> file::pread(std::size_t n, std::uint64_t offset) {
     detail::check_open(s_, "pread");
-    if (offset == detail::file_request::at_position) {
+    if (offset == detail::io_request::at_position) {
         throw std::invalid_argument("weft::file::pread: offset out of range");
     }
     co_return co_await detail::read_at(s_, n, offset, "pread");
@@ -336,7 +340,7 @@ task<std::string> file::pread(std::size_t n, std::uint64_t offset) {
 
 task<std::size_t> file::pwrite(std::string data, std::uint64_t offset) {
     detail::check_open(s_, "pwrite");
-    if (offset == detail::file_request::at_position) {
+    if (offset == detail::io_request::at_position) {
         throw std::invalid_argument("weft::file::pwrite: offset out of range");
     }
     std::shared_ptr<detail::file_state> s = s_;
@@ -350,7 +354,7 @@ task<std::size_t> file::pwrite(std::string data, std::uint64_t offset) {
 
 task<void> file::fsync() {
     detail::check_open(s_, "fsync");
-    co_await detail::perform(detail::make_op(s_, detail::file_request::kind::fsync), "fsync");
+    co_await detail::perform(detail::make_op(s_, detail::io_request::kind::fsync), "fsync");
 }
 
 task<void> file::close() {
@@ -359,7 +363,7 @@ task<void> file::close() {
     // Requests still in flight hold `s` too: the last of them closes the fd.
     if (s.use_count() > 2) co_return;
     auto op = std::make_shared<detail::file_op>();
-    op->req.op = detail::file_request::kind::close;
+    op->req.op = detail::io_request::kind::close;
     op->req.fd = std::exchange(s->fd, -1);
     co_await detail::perform(op, "close");
 }

@@ -20,9 +20,13 @@
 //   - The wait's timeout is the timer heap's deadline, given to
 //     io_uring_enter as an extended argument (no timeout SQE).
 //
-// File requests (completion_queue.hpp) run in the ring as themselves: a
-// CQE whose user_data carries the `completion` bit names the target to
-// call with the result. Cancelling one is an IORING_OP_ASYNC_CANCEL; the
+// File and socket requests (completion_queue.hpp) run in the ring as
+// themselves: a CQE whose user_data carries the `completion` bit names the
+// target to call with the result. A recv takes its buffer from the ring's
+// provided buffers (a buffer ring, set up on the first recv) only when its
+// data arrives, so a connection waiting for its peer holds no buffer; the
+// target copies the bytes out during its call, and the buffer goes back to
+// the ring at the end of that wait. Cancelling one is an IORING_OP_ASYNC_CANCEL; the
 // request's own CQE still comes, and the target hears it. The destructor
 // cancels what is still in flight and waits (a bounded time) for those
 // CQEs, so that no target is left without its call.
@@ -43,9 +47,11 @@
 // is running its own code when the fd turns ready passes the wake-up on at
 // its next system call or scheduler tick, a few milliseconds at most; a
 // sleeping one is woken for it at once.
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -54,6 +60,8 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,6 +84,15 @@ namespace {
 constexpr unsigned ring_entries = 256;
 // CQEs taken per peek, as epoll_wait's max_events.
 constexpr unsigned max_events = 128;
+// The provided buffers of recv requests: a buffer is taken when data
+// arrives and given back once its CQE is dispatched, so at most the CQEs of
+// one wait hold one (a request that finds none completes with -ENOBUFS and
+// its stream falls back to a recv syscall). A full buffer tells the stream
+// to try a plain recv next, with its own larger buffer: bulk transfers do
+// not go 4 KiB at a time.
+constexpr unsigned recv_buffers = 256;  // a power of two, as the kernel asks
+constexpr unsigned recv_buffer_size = ring_recv_size;
+constexpr unsigned short recv_group = 0;
 // user_data: the registration a poll belongs to, generation (30 bits) and
 // fd; a removal's is the same with `removal` set. A file request's is its
 // target's address with `completion` set (and a cancel of it has both).
@@ -130,33 +147,44 @@ public:
     }
     ~uring_poller() override {
         finish_requests();
-        ::io_uring_queue_exit(&ring_);
+        ::io_uring_queue_exit(&ring_);  // unregisters the buffer ring with it
+        if (buf_ring_ != nullptr) ::munmap(buf_ring_, recv_buffers * sizeof(io_uring_buf));
     }
 
     // ---- completion_queue
-    void submit(const file_request& r, completion_target* t) override {
+    void submit(const io_request& r, completion_target* t) override {
         // The kernel orders the submitter's writes before the CQE (the SQ
         // tail's release, the CQ tail's acquire); TSan cannot see through it
         // when the thread that reaps the CQE took the mutex before this
         // submit (it was already asleep in the wait). Tell it.
         tsan_release_object(t);
         std::lock_guard lock(mutex_);
+        if (r.op == io_request::kind::recv && !sockets_ready_locked())
+            fail(EOPNOTSUPP, "recv (the kernel has no provided buffer rings)", r.fd);
         io_uring_sqe* e = sqe();
         switch (r.op) {
-            case file_request::kind::open:
+            case io_request::kind::open:
                 ::io_uring_prep_openat(e, AT_FDCWD, r.path, r.flags, r.mode);
                 break;
-            case file_request::kind::read:
+            case io_request::kind::read:
                 ::io_uring_prep_read(e, r.fd, r.data, r.size, r.offset);
                 break;
-            case file_request::kind::write:
+            case io_request::kind::write:
                 ::io_uring_prep_write(e, r.fd, r.data, r.size, r.offset);
                 break;
-            case file_request::kind::fsync:
+            case io_request::kind::fsync:
                 ::io_uring_prep_fsync(e, r.fd, 0);
                 break;
-            case file_request::kind::close:
+            case io_request::kind::close:
                 ::io_uring_prep_close(e, r.fd);
+                break;
+            case io_request::kind::recv:
+                ::io_uring_prep_recv(e, r.fd, nullptr, std::min(r.size, recv_buffer_size), 0);
+                e->flags |= IOSQE_BUFFER_SELECT;
+                e->buf_group = recv_group;
+                break;
+            case io_request::kind::send:
+                ::io_uring_prep_send(e, r.fd, r.data, r.size, MSG_NOSIGNAL);
                 break;
         }
         ::io_uring_sqe_set_data64(e, key(t));
@@ -179,6 +207,13 @@ public:
         } catch (...) {
             // No room in the ring: the request runs to its end instead.
         }
+    }
+
+    bool takes_sockets() noexcept override {
+        int known = sockets_.load(std::memory_order_relaxed);
+        if (known != 0) return known > 0;
+        std::lock_guard lock(mutex_);
+        return sockets_ready_locked();
     }
 
     void add(int fd, std::uint32_t events, poll_target* target) override {
@@ -262,9 +297,17 @@ public:
         ::io_uring_cq_advance(&ring_, n);
 
         int dispatched = 0;
+        std::uint16_t used[max_events];  // provided buffers to give back
+        unsigned n_used = 0;
         for (unsigned i = 0; i < n; ++i) {
             if ((got[i].user_data & completion) && !(got[i].user_data & removal)) {
-                complete(got[i].user_data, got[i].res);
+                const char* data = nullptr;
+                if (got[i].flags & IORING_CQE_F_BUFFER) {
+                    auto id = static_cast<std::uint16_t>(got[i].flags >> IORING_CQE_BUFFER_SHIFT);
+                    used[n_used++] = id;
+                    data = buffer(id);
+                }
+                complete(got[i].user_data, got[i].res, data);
                 ++dispatched;
                 continue;
             }
@@ -324,6 +367,7 @@ public:
         // it costs only early submits.)
         std::lock_guard lock(mutex_);
         waiting_ = false;
+        give_back(used, n_used);
         if (!rearm_.empty() || !retry_.empty()) {
             rearm_level();
             for (std::uint64_t k : retry_)
@@ -404,12 +448,67 @@ private:
         e->flags |= IOSQE_CQE_SKIP_SUCCESS;  // its own CQE only says it failed
     }
 
-    void complete(std::uint64_t user_data, int res) noexcept {
+    void complete(std::uint64_t user_data, int res, const char* data) noexcept {
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
         registered_.fetch_sub(1, std::memory_order_relaxed);
         auto* t = reinterpret_cast<completion_target*>(user_data & ~completion);
         tsan_acquire_object(t);  // pairs with submit's release
-        t->on_complete(t, res);
+        t->on_complete(t, res, data);
+    }
+
+    // Under the mutex: sets up the recv buffers on the first call (an
+    // anonymous mapping for the buffer ring, which the kernel reads, and
+    // the buffers themselves), and says whether recv requests can run.
+    bool sockets_ready_locked() noexcept {
+        int known = sockets_.load(std::memory_order_relaxed);
+        if (known != 0) return known > 0;
+        std::size_t ring_bytes = recv_buffers * sizeof(io_uring_buf);
+        void* mem =
+            ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+        if (mem == MAP_FAILED) {
+            sockets_.store(-1, std::memory_order_relaxed);
+            return false;
+        }
+        auto* br = static_cast<io_uring_buf_ring*>(mem);
+        ::io_uring_buf_ring_init(br);
+        io_uring_buf_reg reg{};
+        reg.ring_addr = reinterpret_cast<std::uintptr_t>(br);
+        reg.ring_entries = recv_buffers;
+        reg.bgid = recv_group;
+        // Linux 5.19; an older kernel says EINVAL and its streams keep
+        // readiness and syscalls.
+        if (::io_uring_register_buf_ring(&ring_, &reg, 0) < 0) {
+            ::munmap(mem, ring_bytes);
+            sockets_.store(-1, std::memory_order_relaxed);
+            return false;
+        }
+        buf_ring_ = br;
+        buffers_ = std::make_unique<char[]>(std::size_t{recv_buffers} * recv_buffer_size);
+        for (unsigned i = 0; i < recv_buffers; ++i) {
+            ::io_uring_buf_ring_add(br, buffer(static_cast<std::uint16_t>(i)), recv_buffer_size,
+                                    static_cast<unsigned short>(i),
+                                    ::io_uring_buf_ring_mask(recv_buffers), static_cast<int>(i));
+        }
+        // The kernel reads the tail with acquire: the buffers above are
+        // visible to it before their count is.
+        ::io_uring_buf_ring_advance(br, recv_buffers);
+        sockets_.store(1, std::memory_order_relaxed);
+        return true;
+    }
+
+    char* buffer(std::uint16_t id) const noexcept {
+        return buffers_.get() + std::size_t{id} * recv_buffer_size;
+    }
+
+    // Under the mutex: the buffers of CQEs already dispatched, back to the
+    // kernel.
+    void give_back(const std::uint16_t* ids, unsigned n) noexcept {
+        if (n == 0) return;
+        int mask = ::io_uring_buf_ring_mask(recv_buffers);
+        for (unsigned i = 0; i < n; ++i)
+            ::io_uring_buf_ring_add(buf_ring_, buffer(ids[i]), recv_buffer_size, ids[i], mask,
+                                    static_cast<int>(i));
+        ::io_uring_buf_ring_advance(buf_ring_, static_cast<int>(n));
     }
 
     // At destruction: cancels the file requests still in flight and hears
@@ -436,8 +535,16 @@ private:
             while (::io_uring_peek_cqe(&ring_, &cqe) == 0) {
                 std::uint64_t ud = cqe->user_data;
                 int res = cqe->res;
+                std::uint32_t flags = cqe->flags;
                 ::io_uring_cqe_seen(&ring_, cqe);
-                if ((ud & completion) && !(ud & removal)) complete(ud, res);
+                if ((ud & completion) && !(ud & removal)) {
+                    // The buffer is not given back: the ring is going away.
+                    const char* data =
+                        (flags & IORING_CQE_F_BUFFER)
+                            ? buffer(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT))
+                            : nullptr;
+                    complete(ud, res, data);
+                }
             }
         }
     }
@@ -482,7 +589,12 @@ private:
     std::vector<int> rearm_;            // fds whose poll ended, to arm on the next turn
     std::vector<std::uint64_t> retry_;  // removals the kernel answered -EALREADY
     std::atomic<int> in_flight_{0};     // file requests submitted, not yet completed
-    bool waiting_ = false;              // under mutex_: a thread is in wait(), past its submit
+    // Whether recv requests can run: 0 not known yet, 1 yes, -1 no. Set
+    // under mutex_; relaxed reads outside it only skip taking the mutex.
+    std::atomic<int> sockets_{0};
+    io_uring_buf_ring* buf_ring_ = nullptr;  // the recv buffers' ring (mutex_)
+    std::unique_ptr<char[]> buffers_;
+    bool waiting_ = false;  // under mutex_: a thread is in wait(), past its submit
 };
 
 }  // namespace

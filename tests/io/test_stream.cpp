@@ -345,6 +345,69 @@ TEST_P(Streams, CancelNeverDropsBytesAlreadyRead) {
     }());
 }
 
+// The read is cancelled while it waits for bytes that have not come yet (on
+// io_uring, while its recv request is in the ring). What arrives afterwards
+// belongs to the next read, in order, and nothing is lost or doubled.
+TEST_P(Streams, BytesArrivingAfterACancelledReadGoToTheNextOne) {
+    run([]() -> weft::task<void> {
+        auto [a, b] = weft::socketpair();
+        auto [reader, writer] = weft::open_stream(std::move(b));
+        for (int round = 0; round < 20; ++round) {
+            auto waiting = weft::create_task(reader.read(100));
+            co_await weft::sleep(0.002);
+            EXPECT_FALSE(waiting.done());
+            waiting.cancel();
+            EXPECT_THROW(co_await waiting, weft::cancelled_error);
+            std::string sent = "round " + std::to_string(round) + ";";
+            co_await weft::sock_sendall(a, sent);
+            std::string got;
+            while (got.size() < sent.size())
+                got += co_await weft::wait_for(reader.read(100), 5.0);
+            EXPECT_EQ(got, sent);
+        }
+        // And a peer's end of stream after a cancelled read is still seen.
+        auto waiting = weft::create_task(reader.read(100));
+        co_await weft::sleep(0.002);
+        waiting.cancel();
+        EXPECT_THROW(co_await waiting, weft::cancelled_error);
+        a.close();
+        EXPECT_EQ(co_await weft::wait_for(reader.read(100), 5.0), "");
+        EXPECT_TRUE(reader.at_eof());
+        writer.close();
+        co_await writer.wait_closed();
+    }());
+}
+
+// Writes queued behind one another (on io_uring, behind a send request in
+// the ring) arrive whole and in order, and the queue's size counts every
+// byte not yet sent.
+TEST_P(Streams, QueuedWritesArriveInOrder) {
+    run([]() -> weft::task<void> {
+        auto [a, b] = weft::socketpair();
+        auto [reader, writer] = weft::open_stream(std::move(a));
+        std::string expected;
+        for (int i = 0; i < 2000; ++i) {
+            std::string piece = std::to_string(i) + std::string(i % 97, '.') + "|";
+            writer.write(piece);
+            expected += piece;
+        }
+        EXPECT_LE(writer.write_buffer_size(), expected.size());
+        std::string got;
+        char buf[65536];
+        while (got.size() < expected.size()) {
+            std::size_t n = co_await weft::wait_for(weft::sock_recv_into(b, buf), 5.0);
+            CO_ASSERT_TRUE(n > 0);
+            got.append(buf, n);
+        }
+        EXPECT_EQ(got, expected);
+        co_await writer.drain();
+        EXPECT_EQ(writer.write_buffer_size(), 0u);
+        writer.close();
+        co_await writer.wait_closed();
+        EXPECT_EQ(co_await weft::sock_recv(b, 10), "") << "close sends a FIN once the queue is out";
+    }());
+}
+
 TEST_P(Streams, WriteBufferLimits) {
     run([]() -> weft::task<void> {
         auto [a, b] = weft::socketpair();

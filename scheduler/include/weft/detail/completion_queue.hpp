@@ -1,9 +1,10 @@
 // Requests a backend completes by itself, beside the readiness of
-// poller.hpp: io_uring runs a file read, write, fsync, open or close in the
-// kernel and posts its result, where epoll can only say that a socket is
-// ready. weft::file (io/src/file.cpp) submits to the loop's poller through
-// this when the poller is one (completions_of), and makes the syscall on a
-// blocking thread otherwise.
+// poller.hpp: io_uring runs a file read, write, fsync, open or close, or a
+// socket's recv or send, in the kernel and posts its result, where epoll can
+// only say that an fd is ready. weft::file (io/src/file.cpp) submits to the
+// loop's poller through this when the poller is one (completions_of), and
+// makes the syscall on a blocking thread otherwise; a stream's socket
+// (io/src/ring_receive.hpp, fd_transport) receives and sends through it.
 #pragma once
 
 #include <cstdint>
@@ -15,21 +16,26 @@ class poller;
 // Hears the result of one request: what the syscall would have returned, or
 // a negative errno. Called once, on the thread that waits on the poller,
 // during its wait (or, for requests still in flight when the poller is
-// destroyed, from its destructor).
+// destroyed, from its destructor). `data` is where a recv's bytes are (the
+// ring's own buffer, valid only during the call: copy them out); null for
+// every other request.
 struct completion_target {
-    void (*on_complete)(completion_target* self, int result) noexcept = nullptr;
+    void (*on_complete)(completion_target* self, int result, const char* data) noexcept = nullptr;
 };
 
-// A file operation in weft's terms.
-struct file_request {
-    enum class kind : std::uint8_t { open, read, write, fsync, close };
+// A file or socket operation in weft's terms.
+struct io_request {
+    // recv: up to `size` bytes into a buffer of the ring's (no buffer is
+    // held while the request waits for data); send: `size` bytes from
+    // `data`, as send(2) with MSG_NOSIGNAL.
+    enum class kind : std::uint8_t { open, read, write, fsync, close, recv, send };
     // read/write at the file's own position (read(2)/write(2)), rather
     // than at `offset` (pread(2)/pwrite(2)).
     static constexpr std::uint64_t at_position = ~std::uint64_t{0};
 
     kind op = kind::read;
     int fd = -1;
-    void* data = nullptr;  // read: where to; write: what
+    void* data = nullptr;  // read: where to; write, send: what
     std::uint32_t size = 0;
     std::uint64_t offset = at_position;
     const char* path = nullptr;  // open
@@ -37,15 +43,22 @@ struct file_request {
     std::uint32_t mode = 0;      // open
 };
 
+// The most a recv request takes at once (the size of the ring's buffers).
+inline constexpr std::uint32_t ring_recv_size = 4096;
+
 class completion_queue {
 public:
     // Queues `r` for the kernel; `t` hears its result. What `r` points to
     // (data, path) must stay valid until then. From any thread. Throws
     // std::system_error if the request cannot be queued.
-    virtual void submit(const file_request& r, completion_target* t) = 0;
+    virtual void submit(const io_request& r, completion_target* t) = 0;
     // Asks the kernel to stop `t`'s request early; its result still comes
     // (-ECANCELED, or what it did if it was too late to stop).
     virtual void cancel(completion_target* t) noexcept = 0;
+    // Whether recv and send requests can be submitted: the ring's buffers
+    // for recv are set up on the first call (Linux 5.19's provided buffer
+    // rings); false when the kernel refuses them.
+    virtual bool takes_sockets() noexcept = 0;
 
 protected:
     completion_queue() = default;
