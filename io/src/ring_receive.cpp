@@ -14,8 +14,7 @@ namespace weft::detail {
 completion_queue* socket_ring() noexcept {
     event_loop* loop = event_loop::current();
     if (loop == nullptr) return nullptr;
-    completion_queue* ring = completions_of(loop->poller());
-    return ring != nullptr && ring->takes_sockets() ? ring : nullptr;
+    return socket_completions(loop->poller());
 }
 
 io_attempt ring_receive::try_receive(io_handle h, completion_queue& ring, char* buf,

@@ -6,6 +6,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <weft/detail/completion_queue.hpp>
 #include <weft/detail/poller.hpp>
 #include <weft/detail/tsan.hpp>
 
@@ -47,7 +48,10 @@ public:
         if (epfd_ < 0)
             throw std::system_error(errno, std::generic_category(), "weft: epoll_create1");
     }
-    ~epoll_poller() override { ::close(epfd_); }
+    ~epoll_poller() override {
+        ::close(epfd_);
+        forget_socket_completions();
+    }
 
     void add(int fd, std::uint32_t events, poll_target* target) override {
         epoll_event ev{};

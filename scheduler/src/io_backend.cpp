@@ -47,6 +47,33 @@ detail::completion_queue* detail::completions_of(detail::poller& p) noexcept {
     return dynamic_cast<detail::completion_queue*>(&p);
 }
 
+namespace {
+// Bumped when a poller goes away; socket_completions' answers are for the
+// epoch they were found in.
+std::atomic<std::uint64_t> poller_epoch{0};
+}  // namespace
+
+void detail::forget_socket_completions() noexcept {
+    // release: pairs with the acquire in socket_completions, on a thread
+    // that drives a poller made after this one was destroyed.
+    poller_epoch.fetch_add(1, std::memory_order_release);
+}
+
+detail::completion_queue* detail::socket_completions(detail::poller& p) noexcept {
+    struct answer {
+        detail::poller* p = nullptr;
+        detail::completion_queue* q = nullptr;
+        std::uint64_t epoch = ~std::uint64_t{0};
+    };
+    thread_local answer last;
+    std::uint64_t epoch = poller_epoch.load(std::memory_order_acquire);
+    if (last.p == &p && last.epoch == epoch) return last.q;
+    detail::completion_queue* q = completions_of(p);
+    if (q != nullptr && !q->takes_sockets()) q = nullptr;
+    last = {&p, q, epoch};
+    return q;
+}
+
 io_uring_support probe_io_uring() {
 #if WEFT_HAVE_URING
     return detail::probe_uring();

@@ -146,6 +146,7 @@ public:
         if (r < 0) throw std::system_error(-r, std::generic_category(), "weft: io_uring_setup");
     }
     ~uring_poller() override {
+        forget_socket_completions();
         finish_requests();
         ::io_uring_queue_exit(&ring_);  // unregisters the buffer ring with it
         if (buf_ring_ != nullptr) ::munmap(buf_ring_, recv_buffers * sizeof(io_uring_buf));

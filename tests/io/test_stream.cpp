@@ -471,4 +471,35 @@ TEST_P(Streams, Resolver) {
     }());
 }
 
+// Loops on either backend, one after another on this thread: a stream asks
+// on every read and write whether its loop's poller takes socket requests,
+// and the answer kept for the last poller must not outlive it (a new
+// poller may be made at the same address with the other backend).
+TEST(StreamsOnBothBackends, OneThreadRunsLoopsOfEachInTurn) {
+    std::vector<weft::io_backend> order = {weft::io_backend::epoll, weft::io_backend::epoll};
+    if (weft::probe_io_uring().available) {
+        order = {weft::io_backend::uring, weft::io_backend::epoll, weft::io_backend::uring,
+                 weft::io_backend::uring, weft::io_backend::epoll};
+    }
+    for (weft::io_backend io : order) {
+        std::string got = weft::run(
+            []() -> weft::task<std::string> {
+                auto [a, b] = weft::socketpair();
+                auto [ra, wa] = weft::open_stream(std::move(a));
+                auto [rb, wb] = weft::open_stream(std::move(b));
+                wa.write("ping\n");
+                std::string line = co_await rb.readline();
+                wb.write(line);
+                std::string back = co_await ra.readline();
+                wa.close();
+                wb.close();
+                co_await wa.wait_closed();
+                co_await wb.wait_closed();
+                co_return back;
+            }(),
+            {.threads = 1, .io = io});
+        EXPECT_EQ(got, "ping\n") << weft::to_string(io);
+    }
+}
+
 }  // namespace

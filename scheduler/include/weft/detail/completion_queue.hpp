@@ -68,4 +68,12 @@ protected:
 // `p` as a completion queue, or null when its backend has none (epoll).
 completion_queue* completions_of(poller& p) noexcept;
 
+// `p` as a completion queue that takes socket requests, or null. Asked on
+// every read and write of a stream, so the answer is kept per thread for
+// the last poller asked, until any poller is destroyed (one may be made
+// again at the same address).
+completion_queue* socket_completions(poller& p) noexcept;
+// Called by a backend's destructor: forget the answers above.
+void forget_socket_completions() noexcept;
+
 }  // namespace weft::detail
