@@ -24,6 +24,7 @@ weft::task<report> run_submit_rtt(sizes s);
 weft::task<report> run_echo(sizes s);
 weft::task<report> run_memory_release(sizes s);
 weft::task<report> run_file_read(sizes s);
+weft::task<report> run_stream_bulk(sizes s);
 std::string validate_fib(const sizes& s);
 std::string validate_skynet(const sizes& s);
 
@@ -104,6 +105,14 @@ const workload registry[] = {
      .default_n = 100'000,
      .default_m = 64,
      .run = &run_file_read,
+     .in_all = false},
+    // Not a SPEC workload: a bulk transfer through a stream, to compare the
+    // backends (run with --io uring / epoll).
+    {.name = "stream_bulk",
+     .summary = "N MiB one way through a stream over a socket pair, M KiB writes",
+     .default_n = 1000,
+     .default_m = 256,
+     .run = &run_stream_bulk,
      .in_all = false},
     {.name = "echo",
      .summary = "TCP echo server on 127.0.0.1, driven by peers/loadgen/echo_client",
