@@ -294,7 +294,18 @@ void fd_transport::on_sent(completion_target* t, int res, const char* /*data*/) 
         self->flushing_ = false;
         return;
     }
-    if (res < 0 && res != -ECANCELED && res != -EINTR && res != -EAGAIN) {
+    if (res == -ECANCELED) {
+        // Only close_now_locked cancels a send, and it set closed_; so this
+        // is the ring going away with its loop (the runtime is ending). A
+        // send submitted again would never complete: close, dropping what
+        // is left, as asyncio does with a transport when its loop closes.
+        self->close_now_locked(wake);
+        self->sending_.clear();
+        self->sent_ = 0;
+        self->flushing_ = false;
+        return;
+    }
+    if (res < 0 && res != -EINTR && res != -EAGAIN) {
         self->fail_locked("weft::stream_writer: sending the write buffer", -res, wake);
         self->sending_.clear();
         self->sent_ = 0;

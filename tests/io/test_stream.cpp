@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -469,6 +470,43 @@ TEST_P(Streams, Resolver) {
         EXPECT_EQ(host, "127.0.0.1");
         EXPECT_EQ(service, "22");
     }());
+}
+
+// The runtime ends while a stream's send waits for a peer that does not
+// read (on io_uring, a send request in the ring): the run ends at once,
+// dropping what is unsent, and closes the socket; the peer, still open,
+// sees the bytes that went out and then the end of the stream.
+TEST_P(Streams, TheRuntimeEndsWhileASendWaitsForThePeer) {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    const std::string big(8 << 20, 'x');
+    const auto t0 = std::chrono::steady_clock::now();
+    run([](int fd, const std::string& data) -> weft::task<void> {
+        auto [reader, writer] = weft::open_stream(weft::socket::adopt(fd));
+        writer.write(data);  // far more than the socket buffers take
+        co_await weft::sleep(0.01);
+        EXPECT_GT(writer.write_buffer_size(), 0u);
+    }(fds[1], big));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3))
+        << "the end of the runtime waited for the send";
+    // The peer reads a prefix of the bytes, then the end of the stream.
+    std::size_t got = 0;
+    char buf[65536];
+    for (;;) {
+        pollfd p{fds[0], POLLIN, 0};
+        if (::poll(&p, 1, 5000) != 1) {
+            ADD_FAILURE() << "the socket was left open";
+            break;
+        }
+        ssize_t n = ::read(fds[0], buf, sizeof buf);
+        if (n <= 0) {
+            EXPECT_EQ(n, 0) << "a reset, not an end of stream";
+            break;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    EXPECT_LT(got, big.size());
+    ::close(fds[0]);
 }
 
 // Loops on either backend, one after another on this thread: a stream asks
