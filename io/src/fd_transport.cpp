@@ -126,12 +126,18 @@ void fd_transport::check_writable_locked(const char* what) const {
     }
 }
 
-void fd_transport::update_pause_locked() {
+void fd_transport::update_pause_locked(wake_list* wake) {
     std::size_t queued = queued_locked();
     if (!paused_ && queued > high_) {
         paused_ = true;
     } else if (paused_ && queued <= low_) {
         paused_ = false;
+        // Below the low water mark: drain() returns.
+        if (wake != nullptr) {
+            for (auto& f : drain_waiters_)
+                wake->add(std::move(f));
+            drain_waiters_.clear();
+        }
     }
 }
 
@@ -241,13 +247,7 @@ bool fd_transport::settle_locked(wake_list& wake) {
         wbuf_.clear();
         wpos_ = 0;
     }
-    bool was_paused = paused_;
-    update_pause_locked();
-    if (was_paused && !paused_) {
-        for (auto& f : drain_waiters_)
-            wake.add(std::move(f));
-        drain_waiters_.clear();
-    }
+    update_pause_locked(&wake);
     if (!closed_ && queued_locked() > 0) return false;
     // Sent everything (or gave up): what was waiting for that now.
     flushing_ = false;
@@ -489,13 +489,7 @@ void fd_transport::set_write_buffer_limits(std::size_t high, std::size_t low) {
     std::lock_guard lock(mutex_);
     high_ = high;
     low_ = low;
-    bool was_paused = paused_;
-    update_pause_locked();
-    if (was_paused && !paused_) {
-        for (auto& f : drain_waiters_)
-            wake.add(std::move(f));
-        drain_waiters_.clear();
-    }
+    update_pause_locked(&wake);
 }
 
 std::pair<std::size_t, std::size_t> fd_transport::write_buffer_limits() const {

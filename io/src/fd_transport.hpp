@@ -126,7 +126,6 @@ private:
     std::size_t queued_locked() const noexcept {
         return wbuf_.size() - wpos_ + sending_.size() - sent_;
     }
-    void update_pause_locked();
     // Waiters to complete once the mutex is released. They are completed
     // without an error and look at the transport's state when they run.
     struct wake_list {
@@ -134,6 +133,10 @@ private:
         void add(future<void> f) { items.push_back(std::move(f)); }
         ~wake_list();
     };
+    // Pauses above the high water mark, resumes at the low one; resuming
+    // hands the drain() waiters to `wake` (null where only bytes were
+    // added, which cannot resume).
+    void update_pause_locked(wake_list* wake = nullptr);
     void check_drain_locked() const;
     // Under the mutex: the write side failed with `err`: record the error
     // and close (asyncio's _fatal_error).
