@@ -62,8 +62,15 @@ struct server_state {
             std::lock_guard lock(mutex);
             if (closed) return;
             closed = true;
-            for (socket& l : listeners)
-                l.close();  // the accept loops see closed_error and end
+            for (const socket& l : listeners) {
+                // The fd is closed, the socket objects stay untouched: the
+                // accept loops, on other workers, read their handles without
+                // this mutex, then see the closed generation (closed_error)
+                // and end. (socket::close() would also clear the handle: a
+                // data race with those reads.)
+                detail::io_handle h = l.handle();
+                if (h.entry != nullptr) h.entry->close(h.gen);
+            }
             if (!unix_path.empty()) ::unlink(unix_path.c_str());
             stop.swap(forever);
             if (active == 0) wake.swap(closed_waiters);
