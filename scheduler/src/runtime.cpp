@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include <weft/detail/completion_queue.hpp>
 #include <weft/detail/go_worker.hpp>
 #include <weft/detail/inject_queue.hpp>
 #include <weft/detail/runtime_core.hpp>
@@ -59,6 +60,12 @@ runtime_core::~runtime_core() {
     run_shutdown_callbacks(settings_);  // no worker runs now (see add_shutdown_callback)
     for (auto& w : workers_)
         w->close();
+    // A ring's last completions may end an fd's last operation, which then
+    // deregisters the fd from the poller of whichever loop registered it:
+    // hear every ring's completions before any loop (and poller) goes.
+    for (auto& w : workers_) {
+        if (completion_queue* ring = completions_of(w->poller())) ring->finish();
+    }
     std::uintptr_t item;
     while (global_->items.pop_batch(&item, 1) != 0) {
         if (item & 1) reinterpret_cast<callback_base*>(item & ~std::uintptr_t{1})->release();

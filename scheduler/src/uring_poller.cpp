@@ -210,6 +210,8 @@ public:
         }
     }
 
+    void finish() noexcept override { finish_requests(); }
+
     bool takes_sockets() noexcept override {
         int known = sockets_.load(std::memory_order_relaxed);
         if (known != 0) return known > 0;
@@ -512,24 +514,16 @@ private:
         ::io_uring_buf_ring_advance(buf_ring_, static_cast<int>(n));
     }
 
-    // At destruction: cancels the file requests still in flight and hears
-    // their CQEs (at most a few seconds: a read of a FIFO with no writer
-    // may not stop; its target is then never called).
+    // finish() and the destructor: cancels the requests still in flight
+    // (and the polls) and hears their CQEs (at most a few seconds: a read
+    // of a FIFO with no writer may not stop; its target is then never
+    // called).
     void finish_requests() noexcept {
-        if (in_flight_.load(std::memory_order_relaxed) == 0) return;
-        {
-            std::lock_guard lock(mutex_);
-            try {
-                io_uring_sqe* e = sqe();
-                ::io_uring_prep_cancel64(e, 0, IORING_ASYNC_CANCEL_ANY);
-                ::io_uring_sqe_set_data64(e, completion | removal);
-                e->flags |= IOSQE_CQE_SKIP_SUCCESS;
-                submit();
-            } catch (...) {
-            }
-        }
         for (int rounds = 0; rounds < 50 && in_flight_.load(std::memory_order_relaxed) > 0;
              ++rounds) {
+            // Every round: a completion heard in the last one may have
+            // submitted another request (what is left of a short send).
+            cancel_all();
             io_uring_cqe* cqe = nullptr;
             __kernel_timespec ts{0, 100'000'000};
             if (::io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) < 0) continue;
@@ -539,14 +533,33 @@ private:
                 std::uint32_t flags = cqe->flags;
                 ::io_uring_cqe_seen(&ring_, cqe);
                 if ((ud & completion) && !(ud & removal)) {
-                    // The buffer is not given back: the ring is going away.
-                    const char* data =
-                        (flags & IORING_CQE_F_BUFFER)
-                            ? buffer(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT))
-                            : nullptr;
+                    const char* data = nullptr;
+                    std::uint16_t id = 0;
+                    if (flags & IORING_CQE_F_BUFFER) {
+                        id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+                        data = buffer(id);
+                    }
                     complete(ud, res, data);
+                    if (data != nullptr) {
+                        std::lock_guard lock(mutex_);
+                        give_back(&id, 1);
+                    }
                 }
             }
+        }
+    }
+
+    // Asks the kernel to cancel every request in flight; their CQEs come.
+    void cancel_all() noexcept {
+        std::lock_guard lock(mutex_);
+        try {
+            io_uring_sqe* e = sqe();
+            ::io_uring_prep_cancel64(e, 0, IORING_ASYNC_CANCEL_ANY);
+            ::io_uring_sqe_set_data64(e, completion | removal);
+            e->flags |= IOSQE_CQE_SKIP_SUCCESS;
+            submit();
+        } catch (...) {
+            // No room in the ring: the requests run to their end instead.
         }
     }
 

@@ -59,6 +59,11 @@ public:
     // for recv are set up on the first call (Linux 5.19's provided buffer
     // rings); false when the kernel refuses them.
     virtual bool takes_sockets() noexcept = 0;
+    // Cancels what is in flight and hears every completion (a bounded
+    // time); the poller's destructor does it too. A runtime calls it for
+    // every loop before it destroys any: a completion may end an fd's last
+    // operation, which deregisters the fd from another loop's poller.
+    virtual void finish() noexcept = 0;
 
 protected:
     completion_queue() = default;
