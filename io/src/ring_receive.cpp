@@ -65,6 +65,13 @@ io_attempt ring_receive::try_receive(io_handle h, completion_queue& ring, char* 
         a.again = true;
         return a;
     }
+    if (stopped_) {
+        // cancel() came between our begin_op and this lock: the stream is
+        // closing, and a request now would hold the socket open.
+        e->end_op();
+        a.closed = true;
+        return a;
+    }
     if (maybe_more_) {
         for (;;) {
             ssize_t r = ::recv(e->fd(), buf, n, MSG_DONTWAIT);
@@ -108,6 +115,7 @@ io_attempt ring_receive::try_receive(io_handle h, completion_queue& ring, char* 
 
 void ring_receive::cancel() noexcept {
     std::lock_guard lock(mutex_);
+    stopped_ = true;  // and no request after this one
     // Its CQE still comes (-ECANCELED, or the bytes if it was too late):
     // the reference it holds on the entry ends there, and the fd closes.
     if (in_flight_) ring_->cancel(this);

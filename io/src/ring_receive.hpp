@@ -59,6 +59,7 @@ private:
     std::size_t pos_ = 0;
     int result_ = 1;  // a completion's end of stream (0) or -errno, to report once; 1: none
     bool in_flight_ = false;
+    bool stopped_ = false;  // cancel() was called: the stream is closing
     // The last receive filled its buffer: more may be waiting, so the next
     // tries a recv syscall before a ring request.
     bool maybe_more_ = true;

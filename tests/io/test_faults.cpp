@@ -330,8 +330,12 @@ TEST_P(Faults, ShutdownLetsRequestsInFlightFinish) {
 // connection reads and drops them until the client closes.
 TEST_P(Faults, CloseClientsWithUnreadBytesSendsAFinNotAReset) {
     run([]() -> weft::task<void> {
-        auto never_reads = [](weft::stream_reader, weft::stream_writer writer) -> weft::task<void> {
-            co_await weft::sleep(0.1);
+        // The handler answers once close_clients() has stopped its reads
+        // (a sleep was not enough under TSan: the handler could end first).
+        auto stopped = std::make_shared<weft::event>();
+        auto never_reads = [stopped](weft::stream_reader,
+                                     weft::stream_writer writer) -> weft::task<void> {
+            co_await stopped->wait();
             writer.write("bye\n");
             co_await writer.drain();
         };
@@ -343,6 +347,7 @@ TEST_P(Faults, CloseClientsWithUnreadBytesSendsAFinNotAReset) {
         co_await weft::sleep(0.02);
         srv.close();
         srv.close_clients();
+        stopped->set();
         std::string got;
         try {
             got = co_await reader.read();  // the whole reply, then the end
