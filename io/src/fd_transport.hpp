@@ -105,6 +105,10 @@ public:
     // the peer has finished sending, so that no unread byte turns the close
     // into a reset.
     void stop_reading();
+    std::exception_ptr failure() const override {
+        std::lock_guard lock(mutex_);
+        return error_;
+    }
     bool reads_stopped() const noexcept override {
         // acquire: pairs with stop_reading's release; see receive() in
         // stream.cpp for why it is read after the edge count.

@@ -112,9 +112,19 @@ task<std::string> receive(std::shared_ptr<reader_state> s, const char* what, std
     transport& t = s->link->get();
     io_handle h = t.handle();
     max = std::min(max, scratch_size);
+    // Closed under the read: by an error (raised, and by every later read),
+    // or by a close.
+    auto raise_closed = [&](const char* how) {
+        if (std::exception_ptr failed = t.failure()) {
+            std::lock_guard lock(s->mutex);
+            if (!s->error) s->error = failed;
+            std::rethrow_exception(s->error);
+        }
+        throw closed_error(op_name(what) + how);
+    };
     for (;;) {
         io_attempt a = t.try_receive(scratch_buffer(), max);
-        if (a.closed) throw closed_error(op_name(what) + ": the stream is closed");
+        if (a.closed) raise_closed(": the stream is closed");
         if (a.again) {
             // The server is closing its clients gracefully: nothing more is
             // read once what arrived is consumed. Read after a.seq, so that
@@ -126,7 +136,7 @@ task<std::string> receive(std::shared_ptr<reader_state> s, const char* what, std
                 co_return std::string();
             }
             if (!co_await io_wait(h, io_dir::read, a.seq)) {
-                throw closed_error(op_name(what) + ": the stream was closed during the read");
+                raise_closed(": the stream was closed during the read");
             }
             continue;
         }

@@ -84,6 +84,13 @@ public:
     io_attempt try_receive(char* buf, std::size_t n) override;
     io_handle handle() const noexcept override { return raw_->handle(); }
     bool reads_stopped() const noexcept override { return raw_->reads_stopped(); }
+    std::exception_ptr failure() const override {
+        {
+            std::lock_guard lock(mutex_);
+            if (error_) return error_;
+        }
+        return raw_->failure();
+    }
 
     void write(std::string_view data) override;
     task<void> drain() override { return raw_->drain(); }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,6 +41,11 @@ public:
     virtual io_handle handle() const noexcept = 0;
     // server::close_clients() stopped the reads (see fd_transport).
     virtual bool reads_stopped() const noexcept = 0;
+    // The error that closed the transport, if one did (a failed send:
+    // asyncio's _fatal_error). A read that finds the transport closed
+    // raises it rather than closed_error, as asyncio's reader raises the
+    // exception connection_lost brought.
+    virtual std::exception_ptr failure() const { return nullptr; }
 
     // ---- the writer's side (stream_writer's methods, same contracts)
     virtual void write(std::string_view data) = 0;

@@ -220,6 +220,41 @@ TEST_P(Streams, OpenConnectionToStartServer) {
     }());
 }
 
+// A failed send closes the transport (asyncio's _fatal_error). A read
+// waiting then, and every later one, raises the send's error, as asyncio's
+// reader raises the exception connection_lost brought, not closed_error.
+// (On io_uring the send fails in the ring, after write() returned.)
+TEST_P(Streams, ReadsRaiseTheErrorOfAFailedSend) {
+    run([]() -> weft::task<void> {
+        auto [a, b] = weft::socketpair();
+        auto [reader, writer] = weft::open_stream(std::move(a));
+        auto pending = weft::create_task(reader.read(10));
+        co_await weft::sleep(0.01);  // the read waits
+        b.shutdown(SHUT_RD);         // b takes nothing more, and sends nothing
+        try {
+            writer.write("x");  // EPIPE: raised here on epoll, in the ring on io_uring
+        } catch (const weft::connection_error&) {
+        }
+        std::string outcome = "returned";
+        try {
+            co_await weft::wait_for(pending, 5.0);
+        } catch (const weft::connection_error& e) {
+            outcome = e.code() == std::errc::broken_pipe ? "EPIPE" : e.what();
+        } catch (const weft::closed_error& e) {
+            outcome = std::string("closed_error: ") + e.what();
+        }
+        EXPECT_EQ(outcome, "EPIPE");
+        bool raised = false;
+        try {
+            co_await reader.read(10);
+        } catch (const weft::connection_error& e) {
+            raised = e.code() == std::errc::broken_pipe;
+        }
+        EXPECT_TRUE(raised) << "a later read does not raise the send's error";
+        writer.close();
+    }());
+}
+
 // A server's streams know both ends: the peer from accept(), the local
 // address from the socket.
 TEST_P(Streams, ServerSideStreamsKnowBothAddresses) {
