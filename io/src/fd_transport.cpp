@@ -17,6 +17,7 @@
 #include <weft/task_handle.hpp>
 
 #include "io_wait.hpp"
+#include "ring_op.hpp"
 #include "ring_receive.hpp"
 #include "scratch.hpp"
 
@@ -385,8 +386,16 @@ void fd_transport::shut_write_locked(wake_list& wake) {
         return;
     }
     if (h_.entry->begin_op(h_.gen)) {
-        ::shutdown(h_.entry->fd(), SHUT_WR);
-        h_.entry->end_op();
+        // On io_uring a request with the loop's next wait, which keeps the
+        // operation reference until the kernel has done it.
+        io_request r;
+        r.op = io_request::kind::shutdown;
+        r.fd = h_.entry->fd();
+        r.flags = SHUT_WR;
+        if (!submit_detached(r, h_)) {
+            ::shutdown(h_.entry->fd(), SHUT_WR);
+            h_.entry->end_op();
+        }
     }
 }
 

@@ -94,7 +94,10 @@ int run_syscall(const io_request& r) noexcept {
             break;
         case io_request::kind::recv:
         case io_request::kind::send:
-            errno = EINVAL;  // a stream's, only ever submitted to a ring
+        case io_request::kind::accept:
+        case io_request::kind::connect:
+        case io_request::kind::shutdown:
+            errno = EINVAL;  // a socket's, only ever submitted to a ring
             break;
     }
     return n < 0 ? -errno : static_cast<int>(n);

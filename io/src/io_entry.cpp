@@ -10,6 +10,8 @@
 
 #include <weft/event_loop.hpp>
 
+#include "ring_op.hpp"
+
 namespace weft::detail {
 
 // Entries are recycled, never freed (see io_entry.hpp: events in flight may
@@ -190,13 +192,27 @@ int io_entry::detach(std::uint32_t gen) noexcept {
     return fd;
 }
 
+namespace {
+
+// A close as a request in the ring of the loop this thread drives (with the
+// loop's next wait, not a close(2) of its own). The fd number stays taken
+// until the kernel has closed it, so it cannot be reused meanwhile.
+void close_fd(int fd) noexcept {
+    io_request r;
+    r.op = io_request::kind::close;
+    r.fd = fd;
+    if (!submit_detached(r)) ::close(fd);
+}
+
+}  // namespace
+
 void io_entry::finalize() noexcept {
     // No reference is left and none can be taken: this thread alone owns
     // the fd. Deregister explicitly rather than rely on close(): a child
     // between fork and exec may hold a copy that would keep it registered.
     if (reg_.load(std::memory_order_acquire) == 2)
         poller_.load(std::memory_order_relaxed)->remove(fd_);
-    if (fd_ >= 0) ::close(fd_);  // -1: an entry with no fd (memory_transport)
+    if (fd_ >= 0) close_fd(fd_);  // -1: an entry with no fd (memory_transport)
     retire(this);
 }
 

@@ -10,9 +10,11 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <weft/detail/budget_yield.hpp>
 #include <weft/event_loop.hpp>
 #include <weft/future.hpp>
 #include <weft/io/resolver.hpp>
@@ -22,6 +24,8 @@
 #include <weft/wait_for.hpp>
 
 #include "fd_transport.hpp"
+#include "ring_op.hpp"
+#include "ring_receive.hpp"
 #include "stream_link.hpp"
 #include "transport.hpp"
 #if WEFT_HAVE_TLS
@@ -69,7 +73,20 @@ struct server_state {
                 // and end. (socket::close() would also clear the handle: a
                 // data race with those reads.)
                 detail::io_handle h = l.handle();
-                if (h.entry != nullptr) h.entry->close(h.gen);
+                if (h.entry == nullptr) continue;
+                // It stops listening now, as asyncio's close() does: an
+                // accept in flight in an io_uring ring holds the socket
+                // until its completion, and the fd's close waits for that.
+                // (A listener's shutdown refuses new connections and ends
+                // a pending accept with EINVAL.)
+                // The generation is closed first, so that an accept loop
+                // that hears of the shutdown also finds it closed.
+                bool held = h.entry->begin_op(h.gen);
+                h.entry->close(h.gen);
+                if (held) {
+                    ::shutdown(h.entry->fd(), SHUT_RDWR);
+                    h.entry->end_op();
+                }
             }
             if (!unix_path.empty()) ::unlink(unix_path.c_str());
             stop.swap(forever);
@@ -165,15 +182,48 @@ task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<fd_trans
         f.try_set_result();
 }
 
+// The next connection of `listener`. On io_uring an accept loop's accepts
+// are requests in the ring (`op`, kept across calls): the connection comes
+// with the completion, without the accept4 after a readiness edge and the
+// one that finds the queue empty. sock_accept stays on readiness: a
+// cancelled sock_accept must not take a connection it cannot hand over,
+// while an accept loop ends only with its listener, and a connection the
+// kernel accepts after that goes as the listener's queued ones do.
+task<std::pair<socket, socket_address>> accept_next(socket& listener,
+                                                    std::shared_ptr<detail::ring_op>& op) {
+    detail::completion_queue* ring = detail::socket_ring();
+    if (ring == nullptr) co_return co_await sock_accept(listener);
+    if (!op) op = std::make_shared<detail::ring_op>();
+    for (;;) {
+        *op->address.size_ptr() = socket_address::capacity;
+        detail::io_request r;
+        r.op = detail::io_request::kind::accept;
+        r.data = op->address.data();
+        r.size_out = op->address.size_ptr();
+        int res = co_await detail::ring_call(listener.handle(), detail::io_dir::read, *ring, op, r,
+                                             "weft::sock_accept");
+        // The peer gave up before we took it: take the next one.
+        if (res == -ECONNABORTED || res == -EPROTO) continue;
+        // The server's close ends it (EINVAL, from the listener's shutdown).
+        if (res < 0 && !listener.is_open()) detail::throw_closed("weft::sock_accept");
+        if (res < 0) detail::throw_io_error("weft::sock_accept", -res);
+        std::pair conn{socket::from_nonblocking(res, listener.family(), listener.type()),
+                       op->address};
+        co_await detail::budget_yield{};
+        co_return conn;
+    }
+}
+
 task<void> accept_loop(std::shared_ptr<server_state> st, std::size_t index) {
     socket& listener = st->listeners[index];
+    std::shared_ptr<detail::ring_op> ring_accept;
     double delay = 0;
     for (;;) {
         std::optional<std::pair<socket, socket_address>> conn;
         std::exception_ptr failure;
         bool resources = false;
         try {
-            conn.emplace(co_await sock_accept(listener));
+            conn.emplace(co_await accept_next(listener, ring_accept));
         } catch (const closed_error&) {
             co_return;  // the server was closed
         } catch (const std::system_error& e) {

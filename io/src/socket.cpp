@@ -17,6 +17,8 @@
 #include <weft/sleep.hpp>
 
 #include "io_wait.hpp"
+#include "ring_op.hpp"
+#include "ring_receive.hpp"
 #include "scratch.hpp"
 
 namespace weft {
@@ -205,6 +207,19 @@ task<std::pair<socket, socket_address>> accept_op(io_handle h, int family, int t
 }
 
 task<void> connect_op(io_handle h, socket_address address) {
+    if (detail::completion_queue* ring = detail::socket_ring()) {
+        // One request instead of connect, a wait for writability and a
+        // second connect for the outcome.
+        auto op = std::make_shared<detail::ring_op>();
+        op->address = address;
+        detail::io_request r;
+        r.op = detail::io_request::kind::connect;
+        r.data = op->address.data();
+        r.size = op->address.size();
+        int res = co_await detail::ring_call(h, io_dir::write, *ring, op, r, "weft::sock_connect");
+        if (res < 0) detail::throw_io_error("weft::sock_connect", -res);
+        co_return;
+    }
     bool first = true;
     for (;;) {
         io_attempt a = try_io(h, io_dir::write, [&](int fd) -> ssize_t {

@@ -187,6 +187,18 @@ public:
             case io_request::kind::send:
                 ::io_uring_prep_send(e, r.fd, r.data, r.size, MSG_NOSIGNAL);
                 break;
+            case io_request::kind::accept:
+                static_assert(sizeof(socklen_t) == sizeof(std::uint32_t));
+                ::io_uring_prep_accept(e, r.fd, static_cast<sockaddr*>(r.data),
+                                       reinterpret_cast<socklen_t*>(r.size_out),
+                                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+                break;
+            case io_request::kind::connect:
+                ::io_uring_prep_connect(e, r.fd, static_cast<const sockaddr*>(r.data), r.size);
+                break;
+            case io_request::kind::shutdown:
+                ::io_uring_prep_shutdown(e, r.fd, r.flags);
+                break;
         }
         ::io_uring_sqe_set_data64(e, key(t));
         in_flight_.fetch_add(1, std::memory_order_relaxed);

@@ -215,6 +215,35 @@ TEST_P(Sockets, ConnectionRefused) {
     }());
 }
 
+// A connect that cannot finish (the listener's queue is full, so the kernel
+// drops its SYNs) is cancelled by its timeout: on io_uring that cancels a
+// request in the ring, which holds the socket until its completion. The
+// socket then closes and leaves nothing behind (the fixture checks the fds),
+// and the runtime ends at once.
+TEST_P(Sockets, TimedOutConnectClosesCleanly) {
+    run([]() -> weft::task<void> {
+        weft::socket listener(AF_INET, SOCK_STREAM);
+        listener.bind(weft::socket_address::ip("127.0.0.1", 0));
+        listener.listen(0);
+        auto addr = listener.getsockname();
+        std::vector<weft::socket> clients;
+        bool timed_out = false;
+        for (int i = 0; i < 8 && !timed_out; ++i) {
+            clients.emplace_back(AF_INET, SOCK_STREAM);
+            try {
+                co_await weft::wait_for(weft::sock_connect(clients.back(), addr), 0.2);
+            } catch (const weft::timeout_error&) {
+                timed_out = true;
+            }
+        }
+        EXPECT_TRUE(timed_out) << "every connect finished: the listener's queue never filled";
+        EXPECT_TRUE(clients.back().is_open());
+        for (auto& c : clients)
+            c.close();
+        listener.close();
+    }());
+}
+
 TEST_P(Sockets, SendallWaitsForAReader) {
     run([]() -> weft::task<void> {
         auto [a, b] = weft::socketpair();

@@ -255,6 +255,28 @@ TEST_P(Streams, ReadsRaiseTheErrorOfAFailedSend) {
     }());
 }
 
+// close() stops listening at once, as asyncio's does, also while the accept
+// loop has an accept in flight (on io_uring a request in the ring, which
+// holds the listening socket until its completion): a connection made
+// right after it is refused.
+TEST_P(Streams, ServerCloseRefusesConnectionsAtOnce) {
+    run([]() -> weft::task<void> {
+        weft::server srv = co_await weft::start_server(echo_lines, "127.0.0.1", 0);
+        std::uint16_t port = srv.addresses()[0].port();
+        co_await weft::sleep(0.02);  // the accept loop waits for a connection
+        srv.close();
+        bool refused = false;
+        try {
+            auto conn = co_await weft::open_connection("127.0.0.1", port);
+            conn.second.close();
+        } catch (const weft::connection_error& e) {
+            refused = e.code() == std::errc::connection_refused;
+        }
+        EXPECT_TRUE(refused) << "a connection to a closed server was not refused";
+        co_await srv.wait_closed();
+    }());
+}
+
 // A server's streams know both ends: the peer from accept(), the local
 // address from the socket.
 TEST_P(Streams, ServerSideStreamsKnowBothAddresses) {

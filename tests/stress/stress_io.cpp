@@ -266,6 +266,109 @@ TEST(IoStress, StreamAbortRacesSends) {
     EXPECT_EQ(settled_fd_count(fds_before), fds_before);
 }
 
+// One client of ServerCloseRacesConnects: a line, and its echo, or a
+// connection refused or ended.
+weft::task<void> ping_once(std::uint16_t port, std::atomic<int>& echoed,
+                           std::atomic<int>& turned_away) {
+    try {
+        auto [r, w] = co_await weft::wait_for(weft::open_connection("127.0.0.1", port), 5.0);
+        w.write("ping\n");
+        std::string got = co_await weft::wait_for(r.readline(), 5.0);
+        if (got == "ping\n") {
+            echoed.fetch_add(1);
+        } else {
+            EXPECT_EQ(got, "") << "a partial echo";
+            turned_away.fetch_add(1);
+        }
+        w.close();
+        co_await w.wait_closed();
+    } catch (const weft::connection_error&) {
+        turned_away.fetch_add(1);  // refused, or reset at the close
+    }
+}
+
+// A server closed while clients connect, on every worker: on io_uring the
+// accept loop's accept is a request in the ring, which the close must end
+// (the listener stops listening at once), and a connection's close is a
+// request too. Each client gets its echo, is refused, or sees its
+// connection end; none hangs, and every fd is closed afterwards.
+TEST(IoStress, ServerCloseRacesConnects) {
+    const std::size_t fds_before = open_fd_count();
+    std::atomic<int> echoed{0};
+    std::atomic<int> turned_away{0};
+    weft::run(
+        [&]() -> weft::task<void> {
+            auto echo = [](weft::stream_reader r, weft::stream_writer w) -> weft::task<void> {
+                w.write(co_await r.readline());
+                co_await w.drain();
+                w.close();
+                co_await w.wait_closed();
+            };
+            for (int round = 0; round < 40; ++round) {
+                weft::server srv = co_await weft::start_server(echo, "127.0.0.1", 0);
+                std::uint16_t port = srv.addresses()[0].port();
+                std::vector<weft::task_handle<void>> clients;
+                for (int c = 0; c < 8; ++c) {
+                    clients.push_back(weft::create_task(ping_once(port, echoed, turned_away)));
+                }
+                for (int k = 0; k < round % 4; ++k)
+                    co_await weft::yield_now();
+                srv.close();
+                for (auto& c : clients)
+                    co_await c;
+                co_await srv.wait_closed();
+            }
+        }(),
+        {.threads = workers});
+    EXPECT_EQ(echoed.load() + turned_away.load(), 40 * 8);
+    EXPECT_EQ(settled_fd_count(fds_before), fds_before);
+}
+
+// Connects timed out just as they complete (on io_uring a connect request
+// cancelled in the ring, racing its completion): each either connects or
+// times out, the socket is closed either way, and the server keeps
+// serving.
+TEST(IoStress, ConnectTimeoutRacesCompletion) {
+    const std::size_t fds_before = open_fd_count();
+    int connected = 0;
+    int timed_out = 0;
+    weft::run(
+        [&]() -> weft::task<void> {
+            auto greet = [](weft::stream_reader, weft::stream_writer w) -> weft::task<void> {
+                w.write("hi\n");
+                co_await w.drain();
+                w.close();
+                co_await w.wait_closed();
+            };
+            weft::server srv = co_await weft::start_server(greet, "127.0.0.1", 0);
+            std::uint16_t port = srv.addresses()[0].port();
+            for (int i = 0; i < 400; ++i) {
+                try {
+                    auto [r, w] = co_await weft::wait_for(weft::open_connection("127.0.0.1", port),
+                                                          0.00002 * (i % 8));
+                    ++connected;
+                    std::string line = co_await weft::wait_for(r.readline(), 5.0);
+                    EXPECT_EQ(line, "hi\n");
+                    w.close();
+                    co_await w.wait_closed();
+                } catch (const weft::timeout_error&) {
+                    ++timed_out;
+                }
+            }
+            auto [r, w] = co_await weft::open_connection("127.0.0.1", port);
+            std::string line = co_await weft::wait_for(r.readline(), 5.0);
+            EXPECT_EQ(line, "hi\n");
+            w.close();
+            co_await w.wait_closed();
+            srv.close();
+            co_await srv.wait_closed();
+        }(),
+        {.threads = workers});
+    EXPECT_EQ(connected + timed_out, 400);
+    EXPECT_GT(connected, 0);
+    EXPECT_EQ(settled_fd_count(fds_before), fds_before);
+}
+
 // Subprocesses started and reaped from every worker at once.
 TEST(IoStress, ManySubprocessesAtOnce) {
     int ok = 0;

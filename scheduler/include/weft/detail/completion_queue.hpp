@@ -1,10 +1,12 @@
 // Requests a backend completes by itself, beside the readiness of
 // poller.hpp: io_uring runs a file read, write, fsync, open or close, or a
-// socket's recv or send, in the kernel and posts its result, where epoll can
-// only say that an fd is ready. weft::file (io/src/file.cpp) submits to the
-// loop's poller through this when the poller is one (completions_of), and
-// makes the syscall on a blocking thread otherwise; a stream's socket
-// (io/src/ring_receive.hpp, fd_transport) receives and sends through it.
+// socket's recv, send, accept, connect or shutdown in the kernel and posts
+// its result, where epoll can only say that an fd is ready. weft::file
+// (io/src/file.cpp) submits to the loop's poller through this when the
+// poller is one (completions_of), and makes the syscall on a blocking
+// thread otherwise; a stream's socket (io/src/ring_receive.hpp,
+// fd_transport) receives and sends through it, and the socket calls of
+// io/src/ring_op.hpp connect, accept, shut down and close through it.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +29,22 @@ struct completion_target {
 struct io_request {
     // recv: up to `size` bytes into a buffer of the ring's (no buffer is
     // held while the request waits for data); send: `size` bytes from
-    // `data`, as send(2) with MSG_NOSIGNAL.
-    enum class kind : std::uint8_t { open, read, write, fsync, close, recv, send };
+    // `data`, as send(2) with MSG_NOSIGNAL. accept: accept4(2) with
+    // SOCK_NONBLOCK | SOCK_CLOEXEC, the peer's address into `data` (room
+    // for `*size_out` bytes, which it sets); connect: to the address of
+    // `size` bytes at `data`; shutdown: shutdown(2) with `flags` as how.
+    enum class kind : std::uint8_t {
+        open,
+        read,
+        write,
+        fsync,
+        close,
+        recv,
+        send,
+        accept,
+        connect,
+        shutdown
+    };
     // read/write at the file's own position (read(2)/write(2)), rather
     // than at `offset` (pread(2)/pwrite(2)).
     static constexpr std::uint64_t at_position = ~std::uint64_t{0};
@@ -38,9 +54,10 @@ struct io_request {
     void* data = nullptr;  // read: where to; write, send: what
     std::uint32_t size = 0;
     std::uint64_t offset = at_position;
-    const char* path = nullptr;  // open
-    int flags = 0;               // open
-    std::uint32_t mode = 0;      // open
+    const char* path = nullptr;         // open
+    int flags = 0;                      // open; shutdown: how
+    std::uint32_t mode = 0;             // open
+    std::uint32_t* size_out = nullptr;  // accept: the address's size, in and out
 };
 
 // The most a recv request takes at once (the size of the ring's buffers).
