@@ -182,33 +182,67 @@ task<void> run_client(std::shared_ptr<server_state> st, std::shared_ptr<fd_trans
         f.try_set_result();
 }
 
-// The next connection of `listener`. On io_uring an accept loop's accepts
-// are requests in the ring (`op`, kept across calls): the connection comes
-// with the completion, without the accept4 after a readiness edge and the
-// one that finds the queue empty. sock_accept stays on readiness: a
-// cancelled sock_accept must not take a connection it cannot hand over,
-// while an accept loop ends only with its listener, and a connection the
-// kernel accepts after that goes as the listener's queued ones do.
-task<std::pair<socket, socket_address>> accept_next(socket& listener,
-                                                    std::shared_ptr<detail::ring_op>& op) {
-    detail::completion_queue* ring = detail::socket_ring();
-    if (ring == nullptr) co_return co_await sock_accept(listener);
-    if (!op) op = std::make_shared<detail::ring_op>();
+// An accept loop's state on io_uring: its request, and whether the queue
+// may hold more connections than the last one taken.
+struct ring_acceptor {
+    std::shared_ptr<detail::ring_op> op;
+    bool maybe_more = true;
+};
+
+// accept4 on `listener` at once: the fd, or -errno (-EAGAIN: the queue is
+// empty; -EBADF: the listener is closed).
+int accept_now(const socket& listener, socket_address& peer) {
+    detail::io_handle h = listener.handle();
+    if (h.entry == nullptr || !h.entry->begin_op(h.gen)) return -EBADF;
+    int fd;
+    do {
+        *peer.size_ptr() = socket_address::capacity;
+        fd = ::accept4(h.entry->fd(), peer.data(), peer.size_ptr(), SOCK_NONBLOCK | SOCK_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    int err = errno;
+    h.entry->end_op();
+    return fd >= 0 ? fd : -(err == EWOULDBLOCK ? EAGAIN : err);
+}
+
+// The next connection of `listener`. On io_uring an accept loop waits for
+// one with an accept request in the ring (`ring`, kept across calls), whose
+// completion brings the connection: no accept4 after a readiness edge. As
+// with a stream's receive (ring_receive), a first accept, and one after a
+// connection was taken, tries accept4 first: a burst of connections is
+// taken at once rather than one ring round trip each. sock_accept stays on
+// readiness: a cancelled sock_accept must not take a connection it cannot
+// hand over, while an accept loop ends only with its listener, and a
+// connection the kernel accepts after that goes as the listener's queued
+// ones do.
+task<std::pair<socket, socket_address>> accept_next(socket& listener, ring_acceptor& ring) {
+    detail::completion_queue* cq = detail::socket_ring();
+    if (cq == nullptr) co_return co_await sock_accept(listener);
+    if (!ring.op) ring.op = std::make_shared<detail::ring_op>();
     for (;;) {
-        *op->address.size_ptr() = socket_address::capacity;
-        detail::io_request r;
-        r.op = detail::io_request::kind::accept;
-        r.data = op->address.data();
-        r.size_out = op->address.size_ptr();
-        int res = co_await detail::ring_call(listener.handle(), detail::io_dir::read, *ring, op, r,
-                                             "weft::sock_accept");
+        socket_address peer;
+        int res = -EAGAIN;
+        if (ring.maybe_more) {
+            res = accept_now(listener, peer);
+            if (res == -EBADF) detail::throw_closed("weft::sock_accept");
+            ring.maybe_more = res != -EAGAIN;
+        }
+        if (res == -EAGAIN) {
+            *ring.op->address.size_ptr() = socket_address::capacity;
+            detail::io_request r;
+            r.op = detail::io_request::kind::accept;
+            r.data = ring.op->address.data();
+            r.size_out = ring.op->address.size_ptr();
+            res = co_await detail::ring_call(listener.handle(), detail::io_dir::read, *cq, ring.op,
+                                             r, "weft::sock_accept");
+            peer = ring.op->address;
+            ring.maybe_more = res >= 0;
+        }
         // The peer gave up before we took it: take the next one.
         if (res == -ECONNABORTED || res == -EPROTO) continue;
         // The server's close ends it (EINVAL, from the listener's shutdown).
         if (res < 0 && !listener.is_open()) detail::throw_closed("weft::sock_accept");
         if (res < 0) detail::throw_io_error("weft::sock_accept", -res);
-        std::pair conn{socket::from_nonblocking(res, listener.family(), listener.type()),
-                       op->address};
+        std::pair conn{socket::from_nonblocking(res, listener.family(), listener.type()), peer};
         co_await detail::budget_yield{};
         co_return conn;
     }
@@ -216,7 +250,7 @@ task<std::pair<socket, socket_address>> accept_next(socket& listener,
 
 task<void> accept_loop(std::shared_ptr<server_state> st, std::size_t index) {
     socket& listener = st->listeners[index];
-    std::shared_ptr<detail::ring_op> ring_accept;
+    ring_acceptor ring_accept;
     double delay = 0;
     for (;;) {
         std::optional<std::pair<socket, socket_address>> conn;
