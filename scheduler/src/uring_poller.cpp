@@ -498,7 +498,10 @@ private:
             return false;
         }
         buf_ring_ = br;
-        buffers_ = std::make_unique<char[]>(std::size_t{recv_buffers} * recv_buffer_size);
+        // Not zeroed: the kernel writes each buffer before it is read, and
+        // its pages are faulted in as it does.
+        buffers_ =
+            std::make_unique_for_overwrite<char[]>(std::size_t{recv_buffers} * recv_buffer_size);
         for (unsigned i = 0; i < recv_buffers; ++i) {
             ::io_uring_buf_ring_add(br, buffer(static_cast<std::uint16_t>(i)), recv_buffer_size,
                                     static_cast<unsigned short>(i),
