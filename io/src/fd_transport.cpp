@@ -268,14 +268,7 @@ bool fd_transport::submit_send_locked(completion_queue& ring) {
     // A send may be short anyway; the completion sends the rest.
     r.size = static_cast<std::uint32_t>(std::min<std::size_t>(sending_.size() - sent_, 1u << 30));
     send_ring_ = &ring;
-    send_keep_ = shared_from_this();
-    try {
-        ring.submit(r, this);
-    } catch (...) {
-        send_keep_.reset();  // the caller holds another reference
-        h_.entry->end_op();
-        throw;
-    }
+    submit_holding(ring, r, this, send_keep_, h_.entry);
     send_in_flight_ = true;
     return true;
 }

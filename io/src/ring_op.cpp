@@ -26,14 +26,7 @@ io_attempt ring_op::start(io_handle h, io_dir d, completion_queue& ring, io_requ
     dir_ = d;
     ring_ = &ring;
     gives_fd_ = r.op == io_request::kind::accept;
-    self_ = shared_from_this();
-    try {
-        ring.submit(r, this);
-    } catch (...) {
-        self_.reset();  // the caller holds another reference
-        e->end_op();
-        throw;
-    }
+    submit_holding(ring, r, this, self_, e);
     in_flight_ = true;
     a.again = true;
     return a;

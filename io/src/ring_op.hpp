@@ -62,6 +62,23 @@ private:
     std::shared_ptr<ring_op> self_;  // the ring's reference, until the CQE
 };
 
+// Submits `r` for `target`, which the ring keeps alive through `keep` (a
+// reference of its own, dropped at the completion) and which holds an
+// operation reference on `e` until then. If the request cannot be queued,
+// both go and the error is raised.
+template <class Target>
+void submit_holding(completion_queue& ring, const io_request& r, Target* target,
+                    std::shared_ptr<Target>& keep, io_entry* e) {
+    keep = target->shared_from_this();
+    try {
+        ring.submit(r, target);
+    } catch (...) {
+        keep.reset();  // the caller holds another reference
+        e->end_op();
+        throw;
+    }
+}
+
 // Runs `r` as `op`'s request on the socket of `h` and waits for its result
 // (what the syscall returns, or -errno). A cancel of the waiting task, or a
 // close of the socket (closed_error naming `what`), abandons the request.

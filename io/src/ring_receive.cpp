@@ -9,6 +9,8 @@
 
 #include <weft/event_loop.hpp>
 
+#include "ring_op.hpp"
+
 namespace weft::detail {
 
 completion_queue* socket_ring() noexcept {
@@ -100,14 +102,7 @@ io_attempt ring_receive::try_receive(io_handle h, completion_queue& ring, char* 
     r.size = asked_;
     h_ = h;
     ring_ = &ring;
-    self_ = shared_from_this();
-    try {
-        ring.submit(r, this);
-    } catch (...) {
-        self_.reset();  // the caller holds another reference
-        e->end_op();
-        throw;
-    }
+    submit_holding(ring, r, this, self_, e);
     in_flight_ = true;
     a.again = true;
     return a;
