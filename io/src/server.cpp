@@ -10,6 +10,7 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -248,9 +249,27 @@ task<std::pair<socket, socket_address>> accept_next(socket& listener, ring_accep
     }
 }
 
+// TCP_NODELAY on an accepted TCP connection, as asyncio sets it. The
+// listener has it (start_accepting), and Linux copies a listener's options
+// to the sockets it accepts: once the first connection shows that
+// (`inherited` > 0), the others need no system call. If it does not (the
+// listener's option could not be set), each connection sets it.
+void set_nodelay(socket& s, int& inherited) {
+    if (inherited > 0) return;
+    try {
+        if (inherited == 0) {
+            inherited = s.getsockopt(IPPROTO_TCP, TCP_NODELAY) != 0 ? 1 : -1;
+            if (inherited > 0) return;
+        }
+        s.set_nodelay(true);
+    } catch (const std::system_error&) {
+    }
+}
+
 task<void> accept_loop(std::shared_ptr<server_state> st, std::size_t index) {
     socket& listener = st->listeners[index];
     ring_acceptor ring_accept;
+    int nodelay_inherited = 0;
     double delay = 0;
     for (;;) {
         std::optional<std::pair<socket, socket_address>> conn;
@@ -280,12 +299,7 @@ task<void> accept_loop(std::shared_ptr<server_state> st, std::size_t index) {
         std::shared_ptr<fd_transport> t;
         {
             socket& s = conn->first;
-            if ((s.family() == AF_INET || s.family() == AF_INET6)) {
-                try {
-                    s.set_nodelay(true);
-                } catch (const std::system_error&) {
-                }
-            }
+            if (s.family() == AF_INET || s.family() == AF_INET6) set_nodelay(s, nodelay_inherited);
             t = fd_transport::from_socket(std::move(s), &conn->second);
         }
         {
@@ -331,7 +345,14 @@ task<void> wait_closed_op(std::shared_ptr<server_state> st) {
 
 void start_accepting(const std::shared_ptr<server_state>& st) {
     for (std::size_t i = 0; i < st->listeners.size(); ++i) {
-        st->addresses.push_back(st->listeners[i].getsockname());
+        socket& l = st->listeners[i];
+        st->addresses.push_back(l.getsockname());
+        if (l.family() == AF_INET || l.family() == AF_INET6) {
+            try {
+                l.set_nodelay(true);  // for the connections it accepts (set_nodelay)
+            } catch (const std::system_error&) {
+            }
+        }
     }
     for (std::size_t i = 0; i < st->listeners.size(); ++i) {
         create_task(accept_loop(st, i), "weft.io.accept " + st->addresses[i].to_string());

@@ -6,7 +6,10 @@
 #include <system_error>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -273,6 +276,51 @@ TEST_P(Streams, ServerCloseRefusesConnectionsAtOnce) {
             refused = e.code() == std::errc::connection_refused;
         }
         EXPECT_TRUE(refused) << "a connection to a closed server was not refused";
+        co_await srv.wait_closed();
+    }());
+}
+
+// Every connection a TCP server accepts has TCP_NODELAY, as asyncio's do:
+// set on the listener, which Linux copies to the sockets it accepts (the
+// first connection checks it), so the others take no system call for it.
+// The server's ends are found among this process's fds: TCP sockets bound
+// to the server's port with a peer.
+TEST_P(Streams, ServerConnectionsHaveNoDelay) {
+    run([]() -> weft::task<void> {
+        weft::server srv = co_await weft::start_server(echo_lines, "127.0.0.1", 0);
+        std::uint16_t port = srv.addresses()[0].port();
+        std::vector<weft::stream_writer> writers;
+        for (int i = 0; i < 3; ++i) {
+            auto [reader, writer] = co_await weft::open_connection("127.0.0.1", port);
+            writer.write("x\n");
+            std::string echoed = co_await reader.readline();  // accepted and served
+            EXPECT_EQ(echoed, "x\n");
+            writers.push_back(std::move(writer));
+        }
+        int found = 0;
+        int nodelay = 0;
+        for (int fd = 0; fd < 4096; ++fd) {
+            sockaddr_in self{};
+            sockaddr_in peer{};
+            socklen_t len = sizeof self;
+            if (::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len) < 0 ||
+                self.sin_family != AF_INET || ntohs(self.sin_port) != port) {
+                continue;
+            }
+            len = sizeof peer;
+            if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) < 0) continue;
+            ++found;
+            int on = 0;
+            len = sizeof on;
+            if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 && on != 0) ++nodelay;
+        }
+        EXPECT_EQ(found, 3);
+        EXPECT_EQ(nodelay, found);
+        for (auto& w : writers) {
+            w.close();
+            co_await w.wait_closed();
+        }
+        srv.close();
         co_await srv.wait_closed();
     }());
 }
