@@ -1,9 +1,9 @@
 // ring_op: one socket request through io_uring (see ring_op.hpp).
 #include "ring_op.hpp"
 
-#include <new>
-
 #include <unistd.h>
+
+#include <weft/detail/frame_allocator.hpp>
 
 #include "ring_receive.hpp"
 
@@ -78,7 +78,9 @@ void ring_op::on_done(completion_target* t, int res, const char* /*data*/) noexc
 
 namespace {
 
-struct detached_request final : completion_target {
+// From the runtime's pool: a server makes one for every connection it
+// closes.
+struct detached_request final : completion_target, pooled {
     detached_request(io_request::kind k, int f, io_handle handle) noexcept
         : op(k), fd(f), h(handle) {
         on_complete = &done;
@@ -100,13 +102,13 @@ struct detached_request final : completion_target {
 bool submit_detached(const io_request& r, io_handle h) noexcept {
     completion_queue* ring = socket_ring();
     if (ring == nullptr) return false;
-    auto* d = new (std::nothrow) detached_request(r.op, r.fd, h);
-    if (d == nullptr) return false;
+    detached_request* d = nullptr;
     try {
+        d = new detached_request(r.op, r.fd, h);
         ring->submit(r, d);
         return true;
     } catch (...) {
-        delete d;  // no room in the ring
+        delete d;  // no memory, or no room in the ring
         return false;
     }
 }
