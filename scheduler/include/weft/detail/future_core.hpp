@@ -204,14 +204,19 @@ protected:
     // is still reported: exception_unchecked() gives std::bad_alloc then.
     void store_exception(std::exception_ptr e) noexcept;
 
-    // Destroyed only through ops_->destroy. The common case (finished
-    // without an exception, no extras) does nothing here.
+    // Destroyed only through ops_->destroy. The common cases (finished
+    // without an exception, no extras; or never published and nothing on
+    // the list, as every coroutine awaited inline) do nothing here.
     ~future_core() {
         if (WEFT_UNLIKELY((flags(std::memory_order_relaxed) & f_has_exception) ||
-                          extras_ != nullptr ||
-                          done_list_.load(std::memory_order_relaxed) != closed())) {
+                          extras_ != nullptr || holds_done_nodes())) {
             destroy_slow();
         }
+    }
+    // Whether the list has nodes that never ran: neither empty (nullptr)
+    // nor closed by a completer (closed(), 1).
+    bool holds_done_nodes() const noexcept {
+        return reinterpret_cast<std::uintptr_t>(done_list_.load(std::memory_order_relaxed)) > 1;
     }
     void destroy_slow() noexcept;
     [[noreturn]] void rethrow_failure(std::uint32_t fl, const char* what);
