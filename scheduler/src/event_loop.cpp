@@ -485,7 +485,9 @@ void event_loop::run_once_impl(bool may_wait) {
     if (!timers_.empty()) collect_due_timers();
 
     // 4. Run what was ready when this step began; later arrivals wait for the
-    //    next iteration.
+    //    next iteration. A queue that a burst left mostly empty gives its
+    //    memory back first, busy or not.
+    ready_.shrink_if_sparse(detail::ready_shrink_above);
     for (std::size_t ntodo = ready_.size(); ntodo > 0; --ntodo)
         run_item(ready_.pop_front());
 }
