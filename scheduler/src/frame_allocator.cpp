@@ -414,7 +414,13 @@ void* pool_allocate_slow(std::size_t size) {
                 return b.head;
             }
         }
-        if (static_cast<std::size_t>(c.bump_end - c.bump) < rounded) {
+        // An object whose size is a multiple of 16 may need 16-byte
+        // alignment; one of an odd multiple of 8 cannot (a type's alignment
+        // divides its size). After an odd one the next even one skips 8
+        // bytes, which become an object of the 8-byte class rather than
+        // waste: every carved byte is an object, as trimming counts them.
+        const bool realign = rounded % 16 == 0 && (reinterpret_cast<std::uintptr_t>(c.bump) & 15);
+        if (static_cast<std::size_t>(c.bump_end - c.bump) < rounded + (realign ? 8 : 0)) {
             char* fresh = map_chunk();
             try {
                 std::lock_guard lock(d.mutex);
@@ -427,6 +433,10 @@ void* pool_allocate_slow(std::size_t size) {
             d.held.fetch_add(pool_chunk_bytes, std::memory_order_relaxed);  // statistics only
             c.bump = fresh;
             c.bump_end = fresh + pool_chunk_bytes;
+        } else if (realign) {
+            void* sliver = c.bump;
+            c.bump += pool_granule;
+            pool_put(sliver, pool_granule);
         }
         void* p = c.bump;
         c.bump += rounded;

@@ -1,6 +1,6 @@
 // Size-class recycling allocator for coroutine frames and other small runtime
 // objects (futures, callback handles, timers). Each thread keeps a free list
-// per 16-byte size class; a free goes to the freeing thread's list, so a spawn
+// per 8-byte size class; a free goes to the freeing thread's list, so a spawn
 // in steady state is a pop and a completion is a push: no lock, no malloc.
 // A list that grows past `pool_list_limit` spills half to a shared depot (one
 // mutex, taken once per batch), which is also where the lists of an exiting
@@ -40,7 +40,9 @@ namespace weft::detail {
 // Objects above this size skip the pool: frames that large are rare and the
 // general allocator serves them well.
 inline constexpr std::size_t pool_max_size = 1024;
-inline constexpr std::size_t pool_granule = 16;
+// 8-byte classes: a frame of 168 bytes takes 168, not 176. Objects whose size
+// is a multiple of 16 still get 16-byte alignment (see pool_allocate_slow).
+inline constexpr std::size_t pool_granule = 8;
 inline constexpr std::size_t pool_classes = pool_max_size / pool_granule;
 // Free objects one thread keeps per class before spilling half to the depot:
 // enough to absorb a burst of completions, small enough that a thread that
