@@ -14,10 +14,37 @@ namespace weft::detail {
 // What every idle task pays (weft-bench's idle_memory): its promise and the
 // awaiter it waits in, in pointers. A field added here is paid a million
 // times over: move rare state to future_extras instead.
-static_assert(sizeof(task_record) <= 11 * sizeof(void*), "task_record grew");
-static_assert(sizeof(completion_awaiter) <= 4 * sizeof(void*), "completion_awaiter grew");
+static_assert(sizeof(task_record) <= 12 * sizeof(void*), "task_record grew");
+static_assert(sizeof(completion_awaiter) <= sizeof(void*), "completion_awaiter grew");
 
 __thread thread_context tls_ctx;
+
+void destroy_task_frame(future_core* task) noexcept {
+    void* frame = static_cast<task_record*>(task)->frame_address();
+    std::coroutine_handle<>::from_address(frame).destroy();
+}
+
+bool cancel_task(future_core* task, const std::string* message) {
+    return static_cast<task_record*>(task)->request_cancel(message);
+}
+
+void task_record::wait_done(done_node* n, future_core*) noexcept {
+    of_wait_node(n)->wake();  // the task may run (and wait again) from here on
+}
+
+void abandon_wait(target_wait* w) noexcept {
+    // Find the task by its hook: the node on the list is the task itself.
+    // Under the target's callback lock, so that the list holds still; the
+    // hook is cleared before the node leaves, as a cancel could otherwise
+    // still reach the target through it.
+    done_node* node = w->target->find_done_node([w](done_node* n) {
+        return n->on_done == &task_record::wait_done && task_record::of_wait_node(n)->hook_is(w);
+    });
+    if (node == nullptr) return;  // taken by a completer meanwhile
+    task_record* waiter = task_record::of_wait_node(node);
+    waiter->clear_hook(w);
+    w->target->remove_done_node(node);
+}
 
 std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept {
     thread_context& ctx = tls_ctx;

@@ -1,4 +1,5 @@
 // create_task and task handles: states, names, cancellation, diagnostics.
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <string>
@@ -234,6 +235,52 @@ TEST(Tasks, ClosingALoopWithAPendingTaskReportsIt) {
     EXPECT_TRUE(h.cancelled());  // whoever holds a handle sees it ended
     h = {};
     EXPECT_TRUE(cleaned_up);  // its frame, and the locals in it, were destroyed
+}
+
+TEST(Tasks, AFrameTornDownWhileAwaitingAFutureLeavesItsList) {
+    // The node that puts a waiting task on a future's done-list is the
+    // task's own: a pending task destroyed at loop close must take it off
+    // the list, or setting the future later would wake freed memory.
+    std::vector<std::string> messages;
+    weft::future<int> outside;
+    {
+        weft::event_loop loop;
+        loop.set_exception_handler([&](weft::event_loop&, const weft::exception_context& ctx) {
+            messages.push_back(ctx.message + " " + ctx.task_name);
+        });
+        auto waiter = [](weft::future<int> f) -> weft::task<int> { co_return co_await f; };
+        loop.create_task(waiter(outside), "first");
+        loop.create_task(waiter(outside), "second");
+        loop.call_soon([&] { loop.stop(); });
+        loop.run_forever();  // both start and wait on `outside`
+        loop.close();        // and are destroyed, pending
+    }
+    std::sort(messages.begin(), messages.end());
+    EXPECT_EQ(messages, (std::vector<std::string>{"Task was destroyed but it is pending! first",
+                                                  "Task was destroyed but it is pending! second"}));
+    EXPECT_FALSE(outside.done());
+    outside.set_result(7);  // nobody is left on its list to wake
+    EXPECT_EQ(outside.result(), 7);
+}
+
+namespace {
+struct alignas(64) wide_result {
+    int value;
+};
+}  // namespace
+
+TEST(Tasks, AResultOfLargeAlignmentComesBackIntact) {
+    // The promise of a task<wide_result> sits 64 bytes into its frame, not
+    // 16: the frame is still found from the promise when the task is freed.
+    auto produce = [](int v) -> weft::task<wide_result> { co_return wide_result{v}; };
+    int got = weft::run([](decltype(produce) p) -> weft::task<int> {
+        auto a = weft::create_task(p(7));
+        auto b = weft::create_task(p(35));
+        wide_result x = co_await a;
+        wide_result y = co_await b;
+        co_return x.value + y.value;
+    }(produce));
+    EXPECT_EQ(got, 42);
 }
 
 TEST(Tasks, SchedulingAnEmptyTaskRaises) {

@@ -25,11 +25,11 @@ namespace weft {
 namespace detail {
 
 template <class T>
-class future_state : public future_core, public pooled {
+class future_state : public plain_future_core, public pooled {
 public:
     explicit future_state(event_loop* loop, const future_ops* custom = &ops,
                           std::uint32_t refs = 1) noexcept
-        : future_core(custom, loop, refs, 0) {}
+        : plain_future_core(custom, loop, refs, 0) {}
     ~future_state() {
         if (flags(std::memory_order_relaxed) & f_has_value) slot_.destroy();
     }

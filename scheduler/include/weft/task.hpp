@@ -59,8 +59,8 @@ struct result_slot<void> {
 // Everything a task promise does that does not depend on T.
 class task_promise_base : public task_record {
 public:
-    task_promise_base(const future_ops* ops, source_location loc) noexcept
-        : task_record(ops, nullptr, 1, f_is_task), where(loc) {}
+    task_promise_base(std::uint32_t frame_offset_bits, source_location loc) noexcept
+        : task_record(nullptr, 1, f_is_task | frame_offset_bits), where(loc) {}
 
     static void* operator new(std::size_t size) { return pool_allocate(size); }
     static void operator delete(void* p, std::size_t size) noexcept { pool_deallocate(p, size); }
@@ -110,13 +110,30 @@ public:
     source_location where;
 };
 
+// The flags that say how far into its frame a promise aligned to `Align`
+// sits: the frame starts with the resume and destroy functions' addresses,
+// and the promise follows at its alignment (GCC's and Clang's layout, which
+// coroutine_handle::from_promise computes too; get_return_object checks it).
+template <std::size_t Align>
+constexpr std::uint32_t frame_offset_bits() {
+    constexpr std::size_t head = 2 * sizeof(void*);
+    std::uint32_t shift = 0;
+    while ((head << shift) < Align)
+        ++shift;
+    return shift << f_frame_offset_shift;
+}
+
 template <class T>
 class task_promise final : public task_promise_base {
 public:
     // The default argument is evaluated where the compiler constructs the
     // promise, in the coroutine: it names the coroutine function.
     explicit task_promise(source_location loc = source_location::current()) noexcept
-        : task_promise_base(&ops, loc) {}
+        : task_promise_base(frame_offset_bits<alignof(task_promise)>(), loc) {
+        static_assert(alignof(task_promise) <= 16 * sizeof(void*),
+                      "weft::task<T>: T's alignment is too large for a task's result; return "
+                      "it boxed (std::unique_ptr<T>)");
+    }
     ~task_promise() {
         if (has_value_) slot_.destroy();
     }
@@ -131,47 +148,20 @@ public:
 
     T& value() noexcept requires(!std::is_void_v<T>) { return slot_.get(); }
 
-    static const future_ops ops;
-
 private:
-    static void destroy_frame(future_core* f) noexcept {
-        auto* p = static_cast<task_promise*>(static_cast<task_record*>(f));
-        std::coroutine_handle<task_promise>::from_promise(*p).destroy();
-    }
-    static bool cancel_task(future_core* f, const std::string* message) {
-        return static_cast<task_record*>(f)->request_cancel(message);
-    }
-
     result_slot<T> slot_;
     bool has_value_ = false;
 };
-
-template <class T>
-inline const future_ops task_promise<T>::ops{&task_promise<T>::destroy_frame,
-                                             &task_promise<T>::cancel_task};
 
 // `co_return;` for task<void>.
 template <>
 class task_promise<void> final : public task_promise_base {
 public:
     explicit task_promise(source_location loc = source_location::current()) noexcept
-        : task_promise_base(&ops, loc) {}
+        : task_promise_base(frame_offset_bits<alignof(task_promise)>(), loc) {}
     task<void> get_return_object() noexcept;
     void return_void() noexcept {}
-    static const future_ops ops;
-
-private:
-    static void destroy_frame(future_core* f) noexcept {
-        auto* p = static_cast<task_promise*>(static_cast<task_record*>(f));
-        std::coroutine_handle<task_promise>::from_promise(*p).destroy();
-    }
-    static bool cancel_task(future_core* f, const std::string* message) {
-        return static_cast<task_record*>(f)->request_cancel(message);
-    }
 };
-
-inline const future_ops task_promise<void>::ops{&task_promise<void>::destroy_frame,
-                                                &task_promise<void>::cancel_task};
 
 }  // namespace detail
 
@@ -246,10 +236,16 @@ private:
 namespace detail {
 template <class T>
 task<T> task_promise<T>::get_return_object() noexcept {
-    return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};
+    auto h = std::coroutine_handle<task_promise<T>>::from_promise(*this);
+    WEFT_ASSERT(h.address() == frame_address(),
+                "a task's frame is found from its promise (frame_offset_bits)");
+    return task<T>{h};
 }
 inline task<void> task_promise<void>::get_return_object() noexcept {
-    return task<void>{std::coroutine_handle<task_promise<void>>::from_promise(*this)};
+    auto h = std::coroutine_handle<task_promise<void>>::from_promise(*this);
+    WEFT_ASSERT(h.address() == frame_address(),
+                "a task's frame is found from its promise (frame_offset_bits)");
+    return task<void>{h};
 }
 }  // namespace detail
 

@@ -95,19 +95,19 @@ std::size_t remove_done_callback(future_core* f, const G& given) {
     });
 }
 
-// 32 bytes in the awaiting frame: the done-list node, the target, the task.
+// 8 bytes in the awaiting frame: the target. The node on the target's
+// done-list is the waiting task's (task_record's done_node base), and whether
+// this wait suspended the task is whether it is the task's hook.
 class completion_awaiter : public target_wait {
 public:
     explicit completion_awaiter(future_core* t) noexcept : target_wait(t) {}
     completion_awaiter(const completion_awaiter&) = delete;
     completion_awaiter& operator=(const completion_awaiter&) = delete;
     ~completion_awaiter() {
-        // Destroyed while still waiting (a pending task's frame torn down at
-        // loop close): leave the target's list so it never touches us.
-        if (WEFT_UNLIKELY(self_ != nullptr)) {
-            self_->clear_hook(this);
-            target->remove_done_node(this);
-        }
+        // Still pending: the frame is torn down while its task waits here
+        // (a pending task destroyed at loop close). Every wait that ends
+        // otherwise ends with its target done.
+        if (WEFT_UNLIKELY(!target->done())) abandon_wait(this);
     }
 
     // Done already: no suspension (in Go mode, until the cooperative budget
@@ -128,12 +128,9 @@ public:
             target->done()) {
             return false;
         }
-        self_ = &t;
-        on_done = &fire;
         t.set_hook(this);  // from here a cancel of the awaiting task reaches the target
-        if (!target->add_done_node(this)) {
+        if (!target->add_done_node(t.wait_node())) {
             t.clear_hook(this);
-            self_ = nullptr;
             return false;  // completed meanwhile: go on without suspending
         }
         return true;
@@ -143,8 +140,8 @@ protected:
     // Common part of await_resume: leave the hook, honour a pending cancel,
     // and rethrow the target's cancellation or exception.
     void finish_wait() {
-        if (self_ != nullptr) {
-            task_record* t = std::exchange(self_, nullptr);
+        task_record* t = task_record::current();
+        if (t != nullptr && t->hook_is(this)) {  // this wait suspended the task
             if (WEFT_UNLIKELY(target->cancelled())) {
                 // asyncio throws the target's CancelledError into the task
                 // and drops _must_cancel: cancels that came while the task
@@ -158,14 +155,6 @@ protected:
         check_cancelled();
         target->rethrow_if_failed("await");
     }
-
-private:
-    static void fire(done_node* n, future_core*) noexcept {
-        auto* a = static_cast<completion_awaiter*>(n);
-        a->self_->wake();  // the awaiter may be gone from here on
-    }
-
-    task_record* self_ = nullptr;
 };
 
 }  // namespace weft::detail

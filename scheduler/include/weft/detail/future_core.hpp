@@ -35,8 +35,10 @@ struct done_node {
     void (*on_done)(done_node* self, future_core* completed) noexcept = nullptr;
 };
 
-// What differs between kinds of future, dispatched without a vtable in the
-// object: how to free it, and what asyncio's cancel() means for it.
+// What differs between kinds of plain future (plain_future_core), dispatched
+// without a vtable in the object: how to free it, and what asyncio's cancel()
+// means for it. A task needs neither: its frame is freed through the
+// coroutine's own destroy, and its cancel is always request_cancel.
 struct future_ops {
     void (*destroy)(future_core*) noexcept;
     // Returns what asyncio's cancel() returns.
@@ -76,17 +78,18 @@ enum : std::uint32_t {
     f_cb_lock = 1u << 10,         // held while a callback is being removed
     f_threw = 1u << 11,           // a task's coroutine raised (extras_->exception)
     f_cancel_outcome = 1u << 12,  // a task's coroutine ended by cancellation
+    // Bits 13-14 of a task: its promise sits (16 << n) bytes into its
+    // coroutine frame (the frame's two function pointers, rounded up to the
+    // promise's alignment), so that the frame is found without a pointer.
+    f_frame_offset_shift = 13,
+    f_frame_offset_mask = 3u << f_frame_offset_shift,
     f_done_mask = f_finished | f_cancelled,
 };
 
 class future_core {
 public:
-    future_core(const future_ops* ops, event_loop* loop, std::uint32_t initial_refs,
-                std::uint32_t initial_flags) noexcept
-        : refs_(initial_refs),
-          flags_(static_cast<std::uint16_t>(initial_flags)),
-          ops_(ops),
-          loop_(loop) {
+    future_core(event_loop* loop, std::uint32_t initial_refs, std::uint32_t initial_flags) noexcept
+        : refs_(initial_refs), flags_(static_cast<std::uint16_t>(initial_flags)), loop_(loop) {
         WEFT_ASSERT((initial_flags & f_outcome_mask) == 0 && initial_flags <= 0xffff,
                     "a future starts pending, with state bits that fit flags_");
     }
@@ -108,13 +111,13 @@ public:
         // acquire: pairs with the other holders' releasing fetch_sub, so
         // their writes are seen before the destroy.
         if (refs_.load(std::memory_order_acquire) == 1) {
-            ops_->destroy(this);
+            destroy();
             return;
         }
         // acq_rel: the final release sees all writes made through other refs.
         std::uint32_t before = refs_.fetch_sub(1, std::memory_order_acq_rel);
         WEFT_ASSERT(before != 0, "a future is released at most as often as it is referenced");
-        if (before == 1) ops_->destroy(this);
+        if (before == 1) destroy();
     }
 
     // ---- state (acquire: pairs with the release in publish(), so that a
@@ -145,7 +148,7 @@ public:
     // asyncio Future.cancel() for plain futures: complete as cancelled.
     bool cancel_plain(const std::string* message);
     // Dispatches to this kind's cancel (a task requests cancellation instead).
-    bool cancel(const std::string* message) { return ops_->cancel(this, message); }
+    bool cancel(const std::string* message);
     // After cancel() returned false: whether the future declined, rather than
     // being done (or being completed) already. Only an executor's job does:
     // one running on a thread that cannot be stopped completes on its own
@@ -193,6 +196,10 @@ public:
     // Unlinks `node` (of any kind); false if a completer already took it, in
     // which case its on_done runs (or has run).
     bool remove_done_node(done_node* node) noexcept;
+    // The first node on the list for which `pred(node)` holds, or null; read
+    // under the callback lock, so that the list holds still meanwhile.
+    template <class Pred>
+    done_node* find_done_node(Pred pred) noexcept;
 
     // ---- extras: callers hold the task's hook lock (see task_record) or the
     // claim (futures)
@@ -204,7 +211,7 @@ protected:
     // is still reported: exception_unchecked() gives std::bad_alloc then.
     void store_exception(std::exception_ptr e) noexcept;
 
-    // Destroyed only through ops_->destroy. The common cases (finished
+    // Destroyed only through destroy(). The common cases (finished
     // without an exception, no extras; or never published and nothing on
     // the list, as every coroutine awaited inline) do nothing here.
     ~future_core() {
@@ -240,13 +247,47 @@ protected:
     std::atomic<std::uint32_t> refs_;
     std::atomic<std::uint16_t> flags_;       // f_* bits but the outcome's
     std::atomic<std::uint16_t> outcome_{0};  // f_outcome_mask bits, set by publish
-    const future_ops* ops_;
     std::atomic<done_node*> done_list_{nullptr};
     event_loop* loop_;
     future_extras* extras_ = nullptr;
 
+private:
+    // Frees the object: a task's frame (destroy_task_frame) or a plain
+    // future through its ops.
+    void destroy() noexcept;
+
     friend class task_record;
 };
+
+// A future that is not a task: a promise's future, a gather's, an executor's
+// job. Its kind's operations come with it (future_ops).
+class plain_future_core : public future_core {
+public:
+    plain_future_core(const future_ops* ops, event_loop* loop, std::uint32_t initial_refs,
+                      std::uint32_t initial_flags) noexcept
+        : future_core(loop, initial_refs, initial_flags), ops_(ops) {
+        WEFT_ASSERT(!(initial_flags & f_is_task), "a plain future is not a task");
+    }
+
+private:
+    const future_ops* ops_;
+    friend class future_core;
+};
+
+// A task's half of destroy() and cancel() (task_record.cpp).
+void destroy_task_frame(future_core* task) noexcept;
+bool cancel_task(future_core* task, const std::string* message);
+
+inline void future_core::destroy() noexcept {
+    if (flags_.load(std::memory_order_relaxed) & f_is_task) return destroy_task_frame(this);
+    const plain_future_core* self = static_cast<const plain_future_core*>(this);
+    self->ops_->destroy(this);
+}
+
+inline bool future_core::cancel(const std::string* message) {
+    if (flags_.load(std::memory_order_relaxed) & f_is_task) return cancel_task(this, message);
+    return static_cast<const plain_future_core*>(this)->ops_->cancel(this, message);
+}
 
 // A done-callback added by the user: scheduled with call_soon when the future
 // completes, in registration order with the awaiters. `tag` and `equals`
@@ -311,6 +352,18 @@ std::size_t future_core::remove_done_nodes_if(Pred pred) noexcept {
                    pred(static_cast<callback_node*>(n));
         },
         [](done_node* n) { static_cast<callback_node*>(n)->release(); });
+}
+
+template <class Pred>
+done_node* future_core::find_done_node(Pred pred) noexcept {
+    done_node* found = nullptr;
+    unlink_done_nodes(
+        [&](done_node* n) {
+            if (found == nullptr && pred(n)) found = n;
+            return false;  // looked at, never unlinked
+        },
+        [](done_node*) {});
+    return found;
 }
 
 inline bool future_core::remove_done_node(done_node* node) noexcept {

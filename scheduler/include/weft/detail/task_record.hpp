@@ -34,18 +34,31 @@ struct cancel_hook {
     bool (*cancel)(cancel_hook* self, const std::string* message) = nullptr;
 };
 
-// A wait on a future or a task (completion_awaiter): a node on the target's
-// done-list whose cancel hook is the node itself, tagged in the hook word
-// (target_tag), and whose cancel is the target's. It saves every awaiting
-// frame a cancel_hook's function pointer.
-struct target_wait : done_node {
+// A wait on a future or a task (completion_awaiter): its own cancel hook,
+// tagged in the hook word (target_tag), whose cancel is the target's. The
+// node on the target's done-list is the waiting task's own (a task waits on
+// one thing at a time), so an awaiting frame holds just the target.
+struct target_wait {
     explicit target_wait(future_core* t) noexcept : target(t) {}
     future_core* target;
 };
 
-class task_record : public future_core {
+// The done_node base is the node that puts the task on the done-list of the
+// future or task it awaits (completion_awaiter); its on_done wakes the task.
+// Private: a task is not handed out as a node but through wait_node().
+class task_record : public future_core, private done_node {
 public:
-    using future_core::future_core;
+    task_record(event_loop* loop, std::uint32_t initial_refs, std::uint32_t initial_flags) noexcept
+        : future_core(loop, initial_refs, initial_flags) {
+        on_done = &wait_done;
+    }
+
+    // The node a wait on a future or task puts on its done-list.
+    done_node* wait_node() noexcept { return this; }
+    // The task whose wait node `n` is (on_done == &wait_done).
+    static task_record* of_wait_node(done_node* n) noexcept { return static_cast<task_record*>(n); }
+    // A wait node's on_done: the awaited target completed; wake the task.
+    static void wait_done(done_node* n, future_core* completed) noexcept;
 
     // For the root: the innermost suspended coroutine of the task, which a
     // wake-up resumes. For a coroutine awaited inline: its awaiter.
@@ -127,6 +140,12 @@ public:
     // other awaiters are left alone: a cancel they deferred is theirs.
     void end_cancelled_wait(cancel_hook* h) noexcept { end_cancelled_wait_word(hook_of(h)); }
     void end_cancelled_wait(target_wait* w) noexcept { end_cancelled_wait_word(hook_of(w)); }
+    // Whether `w` is the task's hook: the wait it made suspended the task and
+    // has not been ended yet (finish_wait, abandon_wait). Relaxed: read by the
+    // task's own step, or at teardown with the task's thread gone.
+    bool hook_is(target_wait* w) const noexcept {
+        return (hook_word_.load(std::memory_order_relaxed) & ~lock_bit) == hook_of(w);
+    }
 
     // The check every weft awaitable makes when it resumes: throws
     // cancelled_error if a cancel arrived while no hook could take it.
@@ -158,11 +177,18 @@ public:
     // Once a task is done its `link` is free: it chains the task into its
     // home worker's stack of tasks to unlink (event_loop::unregister_task).
     task_record* unlink_next() const noexcept { return static_cast<task_record*>(link.address()); }
-    void set_unlink_next(task_record* next) noexcept {
-        link = std::coroutine_handle<>::from_address(next);
+    void set_unlink_next(task_record* following) noexcept {
+        link = std::coroutine_handle<>::from_address(following);
     }
 
     static task_record* current() noexcept { return tls_ctx.current_task; }
+
+    // The coroutine frame this task's promise sits in (f_frame_offset_mask).
+    void* frame_address() noexcept {
+        std::uint32_t shift =
+            (flags_.load(std::memory_order_relaxed) & f_frame_offset_mask) >> f_frame_offset_shift;
+        return reinterpret_cast<char*>(this) - ((2 * sizeof(void*)) << shift);
+    }
     // Whether its first step has run (task dumps: an unstarted task's chain
     // is its root alone).
     bool started() const noexcept { return started_; }
@@ -239,5 +265,10 @@ inline void check_cancelled() {
 // The task to suspend from an awaiter; throws if a weft awaitable is awaited
 // outside any task (it would have nothing to wake).
 task_record& current_task_for_await(const char* what);
+
+// A frame torn down while its task waits in it on `w` (a pending task
+// destroyed at loop close): takes the task's hook and its node on the
+// target's list away, so that the target's completion never reaches them.
+void abandon_wait(target_wait* w) noexcept;
 
 }  // namespace weft::detail
